@@ -1,0 +1,42 @@
+# snnsec developer entry points. `make demo` and `make test` set up .venv/ on first use.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.snnsec-setup
+SETUP_INPUTS := pyproject.toml constraints.txt requirements/base.txt requirements/nodeps.txt Makefile
+
+.PHONY: setup demo test test-fast bench freeze clean-venv
+
+setup: $(STAMP)
+
+# Rebuilt whenever a pin or the install recipe changes (stale .venv).
+$(STAMP): $(SETUP_INPUTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -r requirements/base.txt
+	$(PIP) install -q -c constraints.txt --no-deps --ignore-requires-python -r requirements/nodeps.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@# lava-dl's wheel ships a top-level `tests` package (110 MB) that can shadow ours.
+	@rm -rf "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tests"
+	$(PY) -m snnsec env --check
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m snnsec demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(PY) benchmarks/attack_step.py
+	$(PY) benchmarks/lava_streaming.py
+
+freeze: $(STAMP)
+	@{ echo "# Every package of the .venv, pinned. Regenerate with: make freeze"; \
+	   $(PIP) freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from snnsec.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""Make lava-nc 0.10.0 and lava-dl 0.6.0 importable on Python 3.11, without touching site-packages.
+
+Two source-level problems stop them (measured, see docs/install.md):
+
+1. ``lava.magma.compiler.var_model`` declares dataclass fields ``x: ByteEncoder = ByteEncoder()``.
+   Python >= 3.11 rejects an unhashable dataclass instance as a default at class creation
+   (``ValueError: mutable default ... use default_factory``), so ``from lava.proc.lif.process
+   import LIF`` fails. We compile that module with ``field(default_factory=ByteEncoder)`` instead.
+2. ``lava.lib.dl.slayer`` imports ``object_detection`` eagerly, which imports cv2 and torchvision.
+   torchvision must never be installed here, so that import is made optional.
+
+:func:`install` puts a meta-path finder in front of the normal one. It rewrites only these two
+modules, in memory, at import time; every other module loads unchanged. Calling it twice is a no-op.
+Lava's runtime forks its workers, so they inherit the patched modules.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import re
+import sys
+from types import CodeType
+
+_PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "lava.magma.compiler.var_model": [
+        (
+            re.compile(r"^(\s+\w+: ByteEncoder) = ByteEncoder\(\)\s*$", re.M),
+            r"\1 = __import__('dataclasses').field(default_factory=ByteEncoder)",
+        ),
+    ],
+    "lava.lib.dl.slayer": [
+        (
+            re.compile(r"^from \. import object_detection as obd\s*$", re.M),
+            "try:\n    from . import object_detection as obd\nexcept ImportError:  # cv2/torchvision\n"
+            "    obd = None",
+        ),
+    ],
+}
+
+
+class _PatchingLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname: str) -> CodeType:
+        source = self.get_data(self.path).decode("utf-8")
+        for pattern, replacement in _PATCHES[fullname]:
+            source = pattern.sub(replacement, source)
+        return compile(source, self.path, "exec", dont_inherit=True)
+
+
+class _LavaCompatFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+        if fullname not in _PATCHES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            spec.loader = _PatchingLoader(fullname, spec.origin)
+        return spec
+
+
+def install() -> None:
+    """Install the import-time patches (idempotent). Must run before Lava is first imported."""
+    if not any(isinstance(f, _LavaCompatFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LavaCompatFinder())
+
+
+def lava_status() -> tuple[bool, str]:
+    """(ok, message): whether Lava's LIF process and lava-dl's NetX import in this interpreter."""
+    install()
+    try:
+        from lava.lib.dl import netx  # noqa: F401
+        from lava.proc.lif.process import LIF  # noqa: F401
+    except Exception as exc:  # report any import failure verbatim: this feeds `snnsec env`
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, "ok"

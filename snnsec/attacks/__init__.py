@@ -1,0 +1,1 @@
+"""Adversarial attacks on spiking models: gradient estimator x optimizer x threat model x loss."""

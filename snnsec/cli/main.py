@@ -1,0 +1,51 @@
+"""``snnsec`` root command: wires the command modules together and nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from snnsec.cli.common import ArgumentParser, HelpFormatter
+
+# command name -> module in snnsec.cli; each module has add_parser(subparsers) and a *_command.
+COMMANDS = {
+    "env": "Print versions and whether Lava works (paste into bug reports).",
+    "train": "Train a spiking model with STBP (surrogate-gradient BPTT).",
+    "demo": "Run the main job on the embedded MNIST-5k data.",
+}
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="snnsec",
+        formatter_class=HelpFormatter,
+        description=(
+            "Tell whether a spiking neural network can be fooled: train Norse-based SNNs, craft\n"
+            "STBP and RGA adversarial examples (Bu et al., CVPR 2023), and replay them on Lava.\n\n"
+            "Every command takes --help, --json (one JSON object on stdout), --quiet and --debug."
+        ),
+    )
+    from snnsec import __version__
+
+    parser.add_argument("--version", action="version", version=f"snnsec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name, summary in COMMANDS.items():
+        module = importlib.import_module(f"snnsec.cli.{name}")
+        module.add_parser(sub, name, summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from snnsec.cli.common import run_command
+
+    return run_command(args.func, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

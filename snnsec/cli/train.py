@@ -1,0 +1,120 @@
+"""``snnsec train``: STBP training of a spiking model, written as a safe ``*.pt`` model file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from snnsec.cli.common import HelpFormatter, add_common_options, emit
+
+log = logging.getLogger("snnsec")
+
+EXAMPLES = """
+examples:
+  snnsec train --arch vgg5 --dataset mnist5k --T 4 --epochs 3 --out m.pt
+  snnsec train --arch vgg5 --dataset mnist5k --leak 0.5 --reset soft --out lif05.pt --json
+  snnsec train --arch vgg11 --dataset cifar10 --data-dir ~/data --T 8 --optimizer sgd --lr 0.1 \\
+      --weight-decay 5e-4 --epochs 200 --out vgg11.pt
+"""
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    from snnsec.models import MODELS
+    from snnsec.neurons import RESETS, SURROGATES
+
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", default="vgg5", choices=sorted(MODELS), help="architecture")
+    g.add_argument("--T", type=int, default=4, help="simulation time steps")
+    g.add_argument("--leak", type=float, default=1.0, help="membrane leak lambda in (0, 1]; 1.0 is IF")
+    g.add_argument("--theta", type=float, default=1.0, help="firing threshold")
+    g.add_argument("--reset", default="hard", choices=RESETS, help="hard (to 0) or soft (subtract theta) reset")
+    g.add_argument("--surrogate", default="triangle", choices=SURROGATES, help="STBP surrogate of ds/du")
+    g.add_argument("--gamma", type=float, default=1.0, help="surrogate width (triangle gamma)")
+    g.add_argument("--encoder", default=None, choices=["direct", "poisson", "frames"],
+                   help="input encoding (default: direct for images, frames for event data)")
+    g.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+
+
+def add_data_options(p: argparse.ArgumentParser, default: str = "mnist5k") -> None:
+    from snnsec.data import DATASETS
+
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=default, help=f"one of: {', '.join(sorted(DATASETS))}")
+    g.add_argument("--data-dir", type=Path, default=None, help="folder holding the dataset files (not needed for mnist5k)")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from snnsec.data import get_dataset
+    from snnsec.errors import InputError
+    from snnsec.models import build_model, save_model
+    from snnsec.neurons import NeuronParameters
+    from snnsec.training import Recipe, train
+
+    if args.out.suffix != ".pt":
+        raise InputError(f"--out must name a *.pt file, got {args.out}")
+    ds = get_dataset(args.dataset, args.data_dir)
+    train_set, test_set = ds.split("train"), ds.split("test")
+    recipe = Recipe(
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+        lr=args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 2e-3),
+        momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
+    ).validated()
+    model = build_model(
+        args.arch, num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=args.T,
+        neuron=NeuronParameters(args.leak, args.theta, args.reset, args.surrogate, args.gamma),
+        encoder=args.encoder or ds.default_encoder, width=args.width,
+        normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes),
+    )
+    import torch
+
+    torch.manual_seed(args.seed)
+    ckpt = args.out.with_name(args.out.name + ".ckpt")
+    start = time.perf_counter()
+    result = train(model, train_set, test_set, recipe, checkpoint=ckpt)
+    seconds = time.perf_counter() - start
+    model.meta.recipe = {**recipe.__dict__, "trained_seconds": round(seconds, 1)}
+    model.meta.test_accuracy = result.test_accuracy
+    save_model(model, args.out)
+    ckpt.unlink(missing_ok=True)
+    out: dict[str, Any] = {
+        "model": str(args.out),
+        "arch": args.arch,
+        "dataset": ds.name,
+        "T": args.T,
+        "test_accuracy": result.test_accuracy,
+        "test_samples": len(test_set),
+        "epochs": recipe.epochs,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "seconds": round(seconds, 1),
+        "history": result.history,
+    }
+    emit(args, out, lambda r: f"test accuracy {r['test_accuracy']:.4f} on {r['test_samples']} {r['dataset']} samples; "
+                              f"model written to {r['model']} ({r['seconds']} s)")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
+        description=summary + "\n\nTrains with cross-entropy on time-averaged logits, backpropagating through\n"
+        "time and the surrogate spike derivative. Writes weights plus metadata (architecture, T,\n"
+        "neuron, encoder, dataset, normalisation, recipe, test accuracy) to --out. An interrupted\n"
+        "run resumes from <out>.ckpt when started again with the same options.",
+    )
+    add_model_options(p)
+    add_data_options(p)
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=3, help="passes over the training split")
+    g.add_argument("--batch-size", type=int, default=64, help="batch size")
+    g.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimiser (cosine schedule)")
+    g.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3 for adam, 0.1 for sgd)")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (paper: 5e-4 with SGD)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (initialisation, shuffling)")
+    p.add_argument("--out", type=Path, required=True, help="model file to write (*.pt)")
+    add_common_options(p)
+    p.set_defaults(func=train_command)
+    return p

@@ -1,0 +1,109 @@
+"""The dataset interface: metadata on the class (tonic style), offline readers, no side effects.
+
+A dataset is one file with a :class:`SNNDataset` subclass decorated by :func:`register_dataset`.
+Constructors never download and never write outside an explicit cache directory; missing or
+malformed files raise :class:`~snnsec.errors.InputError` naming the file expected and where.
+
+Samples are ``(x, y)``: ``x`` float32 in [0, 1] shaped :meth:`SNNDataset.sample_shape`
+(``[C, H, W]`` images or ``[T, C, H, W]`` event frames), ``y`` an int64 class id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.utils.data import Dataset
+
+from snnsec.errors import InputError, unknown_choice
+
+SPLITS = ("train", "test")
+
+
+class TensorSamples(Dataset):
+    """An in-memory split: ``x`` [N, ...] float32 in [0, 1] and ``y`` [N] int64."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.x[i]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.y[i]
+
+
+class SNNDataset:
+    """Base class of snnsec datasets; subclasses fill in the class attributes and :meth:`split`.
+
+    Attributes:
+        name: registry name (CLI ``--dataset``).
+        classes: class names, index = label.
+        kind: ``"image"`` (direct/Poisson encoders) or ``"frames"`` (event frames).
+        normalization: per-channel ``{"mean", "std"}`` for the direct encoder, or None.
+        needs_data_dir: whether the user must provide ``--data-dir``.
+        description, citation, url: shown by ``snnsec datasets list`` and in the manifests.
+    """
+
+    name: ClassVar[str] = ""
+    classes: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[str] = "image"
+    normalization: ClassVar[dict[str, list[float]] | None] = None
+    needs_data_dir: ClassVar[bool] = True
+    description: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+    url: ClassVar[str] = ""
+
+    def __init__(self, data_dir: str | Path | None = None, **options: Any) -> None:
+        if self.needs_data_dir and data_dir is None:
+            raise InputError(f"dataset {self.name!r} needs --data-dir (see `snnsec datasets list`)")
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.options = options
+
+    @property
+    def default_encoder(self) -> str:
+        return "frames" if self.kind == "frames" else "direct"
+
+    def sample_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def split(self, split: str) -> Dataset:
+        """The ``train`` or ``test`` split as a torch Dataset of ``(x, y)``."""
+        raise NotImplementedError
+
+    def check_split(self, split: str) -> None:
+        if split not in SPLITS:
+            raise unknown_choice("split", split, SPLITS)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``snnsec datasets check`` reports (reads the files, so it validates them)."""
+        train, test = self.split("train"), self.split("test")
+        return {
+            "dataset": self.name,
+            "samples": {"train": len(train), "test": len(test)},
+            "classes": len(self.classes),
+            "class_names": list(self.classes),
+            "sample_shape": list(self.sample_shape()),
+        }
+
+
+DATASETS: dict[str, type[SNNDataset]] = {}
+
+
+def register_dataset(cls: type[SNNDataset]) -> type[SNNDataset]:
+    DATASETS[cls.name] = cls
+    return cls
+
+
+def get_dataset(name: str, data_dir: str | Path | None = None, **options: Any) -> SNNDataset:
+    """Instantiate a registered dataset by name."""
+    if name not in DATASETS:
+        raise unknown_choice("dataset", name, DATASETS)
+    return DATASETS[name](data_dir, **options)

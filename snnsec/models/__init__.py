@@ -1,0 +1,104 @@
+"""Spiking architectures, a registry by name, and safe model files.
+
+A new architecture is one file with a ``@register_model`` builder plus one import line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from snnsec.encoders import DirectEncoder, build_encoder
+from snnsec.errors import InputError
+from snnsec.models import resnet, vgg  # noqa: F401  (registers the architectures)
+from snnsec.models.base import SpikingModel
+from snnsec.models.containers import ResidualBlock, SpikingSequential
+from snnsec.models.meta import ModelMeta
+from snnsec.models.registry import MODELS, get_model_entry, register_model
+from snnsec.neurons import NeuronParameters
+
+
+def build_model(
+    arch: str,
+    num_classes: int = 10,
+    input_shape: Sequence[int] | None = None,
+    T: int = 4,
+    neuron: NeuronParameters = NeuronParameters(),
+    encoder: str = "direct",
+    width: float = 1.0,
+    normalization: dict[str, list[float]] | None = None,
+    **meta_fields: object,
+) -> SpikingModel:
+    """Build an untrained :class:`SpikingModel`.
+
+    Args:
+        arch: ``vgg5``, ``vgg11``, ``resnet17`` or ``vggdvs``.
+        num_classes: output classes.
+        input_shape: one sample, ``[C, H, W]`` (``[T, C, H, W]`` for the ``frames`` encoder);
+            defaults to the architecture's paper setting.
+        T: time steps; neuron: leak, threshold, reset and surrogate; encoder: ``direct``,
+            ``poisson`` or ``frames``; width: channel multiplier.
+        normalization: ``{"mean", "std"}`` used by the direct encoder.
+        meta_fields: further :class:`ModelMeta` fields (dataset, class_names, recipe, ...).
+
+    Example::
+
+        >>> model = build_model("vgg5", num_classes=10, input_shape=(1, 28, 28), T=4)
+        >>> logits = model(torch.rand(2, 1, 28, 28))   # [2, 10]
+    """
+    entry = get_model_entry(arch)
+    if num_classes < 2:
+        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if T < 1:
+        raise InputError(f"T must be a positive number of time steps, got {T}")
+    if width <= 0:
+        raise InputError(f"width must be positive, got {width}")
+    shape = list(input_shape if input_shape is not None else entry.input_shape)
+    if encoder == "frames":
+        if len(shape) != 4:
+            raise InputError(f"the frames encoder needs input_shape [T, C, H, W], got {shape}")
+        if shape[0] != T:
+            raise InputError(f"frames have {shape[0]} time bins but T={T}; they must agree")
+    elif len(shape) != 3:
+        raise InputError(f"the {encoder} encoder needs input_shape [C, H, W], got {shape}")
+    neuron = neuron.validated()
+    meta = ModelMeta(
+        arch=arch,
+        num_classes=num_classes,
+        input_shape=shape,
+        T=T,
+        neuron=neuron._asdict(),
+        encoder=encoder,
+        width=width,
+        normalization=normalization,
+        **meta_fields,  # type: ignore[arg-type]
+    )
+    return model_from_meta(meta)
+
+
+def model_from_meta(meta: ModelMeta) -> SpikingModel:
+    """Rebuild the (untrained) module that ``meta`` describes."""
+    entry = get_model_entry(meta.arch)
+    if meta.encoder == "direct":
+        norm = meta.normalization or {}
+        enc = DirectEncoder(norm.get("mean"), norm.get("std"))
+    else:
+        enc = build_encoder(meta.encoder)
+    body = entry.builder(meta.input_shape, meta.num_classes, meta.neuron_params.validated(), meta.width)
+    return SpikingModel(enc, body, meta)
+
+
+from snnsec.models.io import load_model, save_model  # noqa: E402
+
+__all__ = [
+    "MODELS",
+    "ModelMeta",
+    "ResidualBlock",
+    "SpikingModel",
+    "SpikingSequential",
+    "build_model",
+    "get_model_entry",
+    "load_model",
+    "model_from_meta",
+    "register_model",
+    "save_model",
+]

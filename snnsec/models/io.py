@@ -1,0 +1,92 @@
+"""Model files that load without unpickling arbitrary objects.
+
+A ``*.pt`` model file is ``torch.save`` of a plain dict::
+
+    {"format": "snnsec-model", "format_version": 1, "meta": {...JSON data...}, "state_dict": {...}}
+
+It is read with ``torch.load(weights_only=True)``, whose unpickler accepts only tensors and
+primitive containers; a file that would execute code (``__reduce__`` payloads), a truncated file
+or a foreign checkpoint is refused with one line naming the problem, and nothing runs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from snnsec.errors import InputError
+from snnsec.models.base import SpikingModel
+from snnsec.models.meta import ModelMeta
+from snnsec.utils.io import atomic_torch_save
+
+FORMAT = "snnsec-model"
+FORMAT_VERSION = 1
+
+
+def save_model(model: SpikingModel, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (weights + metadata) atomically to ``path``."""
+    from snnsec import __version__
+
+    model.meta.snnsec_version = __version__
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": model.meta.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    atomic_torch_save(payload, path)
+    return Path(path)
+
+
+def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and validate the raw payload of a model file (weights-only unpickler)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file not found: {path} (expected a *.pt written by `snnsec train`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"refused to load {path}: it holds objects other than tensors and plain data "
+            f"(weights-only unpickler: {first})"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise InputError(
+            f"cannot read {path} as an snnsec model file (truncated or not a torch file: {exc})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path} is not an snnsec model file (expected format {FORMAT!r})")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise InputError(
+            f"{path} has model format version {payload.get('format_version')!r}; "
+            f"this snnsec reads version {FORMAT_VERSION}"
+        )
+    if not isinstance(payload.get("state_dict"), dict):
+        raise InputError(f"{path} has no state_dict")
+    return payload
+
+
+def load_model(path: str | os.PathLike[str]) -> SpikingModel:
+    """Load a model file into an eval-mode :class:`SpikingModel` with its metadata in ``.meta``.
+
+    The returned module maps images ``[B, C, H, W]`` in [0, 1] to time-averaged logits
+    ``[B, classes]``.
+    """
+    from snnsec.models import model_from_meta
+
+    payload = read_payload(path)
+    meta = ModelMeta.from_dict(payload["meta"])
+    model = model_from_meta(meta)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[0]
+        raise InputError(f"{path}: weights do not match architecture {meta.arch!r}: {detail}") from None
+    model.eval()
+    return model

@@ -1,0 +1,108 @@
+r"""The paper's spiking neuron as a pure step function (Bu et al., CVPR 2023, §3.1).
+
+Discrete LIF dynamics, Eq. (3)-(6), with input current :math:`I(t)` already computed by the
+preceding stateless layer:
+
+.. math::
+    u(t) &= \lambda\,u(t-1) + I(t)                      \qquad (3)\\
+    s(t) &= H(u(t) - \theta), \quad H(x) = [x \ge 0]      \qquad (4)\\
+    u(t) &\leftarrow u(t)\,(1 - s(t))                     \qquad \text{hard reset, (5)}\\
+    u(t) &\leftarrow u(t) - \theta\,s(t)                  \qquad \text{soft reset, (6)}
+
+:math:`\lambda = 1` is the integrate-and-fire (IF) neuron; then the step is exactly Norse's
+``iaf_feed_forward_step`` (up to its strict ``>`` threshold, see :func:`spike`).
+
+Built on Norse's functional primitives: its surrogate ``threshold`` and its ``reset_value`` /
+``reset_subtract``. Following Norse, parameters and state are NamedTuples and the state is
+returned, never hidden.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from norse.torch.functional.reset import reset_subtract, reset_value
+from norse.torch.functional.threshold import threshold
+
+from snnsec.errors import InputError, unknown_choice
+
+RESETS = ("hard", "soft")
+SURROGATES = ("triangle", "super", "tanh", "circ", "heavi_erfc")
+
+
+class NeuronParameters(NamedTuple):
+    """Parameters of the paper's LIF/IF neuron.
+
+    Attributes:
+        leak: membrane leak :math:`\\lambda \\in (0, 1]`; 1.0 is IF.
+        theta: firing threshold :math:`\\theta > 0`.
+        reset: ``"hard"`` (to 0, Eq. 5) or ``"soft"`` (subtract :math:`\\theta`, Eq. 6).
+        surrogate: Norse surrogate used by STBP for :math:`\\partial s/\\partial u`; the default
+            ``"triangle"`` is the reference code's :math:`(1/\\gamma^2)\\max(0, \\gamma-|u-\\theta|)`.
+        gamma: the surrogate's width :math:`\\gamma` for the triangle; for Norse's other
+            surrogates it is passed on as their ``alpha``.
+    """
+
+    leak: float = 1.0
+    theta: float = 1.0
+    reset: str = "hard"
+    surrogate: str = "triangle"
+    gamma: float = 1.0
+
+    def validated(self) -> "NeuronParameters":
+        if not 0.0 < self.leak <= 1.0:
+            raise InputError(f"leak lambda must lie in (0, 1], got {self.leak}")
+        if not self.theta > 0.0:
+            raise InputError(f"threshold theta must be positive, got {self.theta}")
+        if self.reset not in RESETS:
+            raise unknown_choice("reset", self.reset, RESETS)
+        if self.surrogate not in SURROGATES:
+            raise unknown_choice("surrogate", self.surrogate, SURROGATES)
+        if not self.gamma > 0.0:
+            raise InputError(f"surrogate width gamma must be positive, got {self.gamma}")
+        return self
+
+
+class NeuronState(NamedTuple):
+    """State of a layer of neurons.
+
+    Attributes:
+        u: membrane potential after the reset of the last step, shaped like the input current.
+    """
+
+    u: torch.Tensor
+
+
+def spike(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
+    """:math:`H(x)` with :math:`H(0) = 1` forward, Norse's surrogate backward; ``x = u - theta``.
+
+    Norse's Heaviside fires on ``x > 0``; the paper fires when ``u`` *reaches* ``theta``. The
+    ``x == 0`` term restores that (it carries no gradient, so the surrogate is unchanged).
+    The triangle runs on ``x / gamma`` with Norse's ``alpha = 1``, which gives exactly
+    :math:`\\partial s/\\partial u = (1/\\gamma^2)\\max(0, \\gamma - |x|)`.
+    """
+    if p.surrogate == "triangle":
+        z = threshold(x / p.gamma, "triangle", 1.0)
+    else:
+        z = threshold(x, p.surrogate, p.gamma)
+    return z + (x == 0).to(z.dtype)
+
+
+def neuron_step(
+    current: torch.Tensor, state: NeuronState, p: NeuronParameters
+) -> tuple[torch.Tensor, NeuronState]:
+    """One step of Eq. (3)-(6): returns the spikes ``s(t)`` and the state after the reset."""
+    u = state.u + current if p.leak == 1.0 else p.leak * state.u + current
+    z = spike(u - p.theta, p)
+    zero = torch.zeros((), dtype=u.dtype, device=u.device)
+    if p.reset == "hard":
+        u = reset_value(z, u, zero, p.theta)
+    else:
+        u = reset_subtract(z, u, zero, p.theta)
+    return z, NeuronState(u)
+
+
+def initial_state(current: torch.Tensor) -> NeuronState:
+    """Resting state (u = 0) shaped like one step of ``current``."""
+    return NeuronState(torch.zeros_like(current))

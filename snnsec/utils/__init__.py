@@ -1,0 +1,1 @@
+"""Small helpers shared across snnsec: atomic files, progress bars, fractions, seeding."""
