@@ -100,7 +100,7 @@ def train(
             sched.step()
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
-            loss_sum += float(loss) * len(y)
+            loss_sum += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
         history.append({"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total})
         log.info("epoch %d/%d: loss %.4f, train accuracy %.4f", epoch + 1, recipe.epochs, loss_sum / total, correct / total)

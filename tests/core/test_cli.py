@@ -1,0 +1,107 @@
+"""CLI conventions: --help everywhere, one JSON object with --json, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snnsec.cli.main import COMMANDS, main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits for --help and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    assert "usage: snnsec" in out and "--json" in out and len(out.splitlines()) > 8
+
+
+def test_root_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0
+    for command in COMMANDS:
+        assert command in out
+
+
+def test_env_json_is_one_object_with_versions_and_lava(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["env", "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert out.count("\n") == 1
+    assert info["lava_lif_imports"] is True
+    for pkg in ("torch", "norse", "lava-nc", "lava-dl", "tonic", "onnx", "onnxruntime"):
+        assert info["versions"][pkg], pkg
+    assert info["python"].startswith("3.") and info["device"] in {"cpu", "cuda"}
+    assert info["torchvision_installed"] is False
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["train", "--arch", "vgg12", "--out", "m.pt"], "invalid choice: 'vgg12'"),
+        (["train", "--out", "m.txt"], "--out must name a *.pt file, got m.txt"),
+        (["train", "--dataset", "imagenet", "--out", "m.pt"], "unknown dataset 'imagenet'; choose one of:"),
+        (["train", "--leak", "1.5", "--epochs", "1", "--out", "m.pt"], "leak lambda must lie in (0, 1], got 1.5"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], fragment: str, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "snnsec", "train", "--dataset", "imagenet", "--out", str(tmp_path / "m.pt")]
+    plain = subprocess.run(cmd, capture_output=True, text=True)
+    debug = subprocess.run(cmd + ["--debug"], capture_output=True, text=True)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "InputError" in debug.stderr
+
+
+@pytest.mark.slow
+def test_train_vgg5_on_mnist5k_reaches_95_percent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "m.pt"
+    code, out, err = run(
+        ["train", "--arch", "vgg5", "--dataset", "mnist5k", "--T", "4", "--epochs", "3", "--out", str(out_file), "--json"],
+        capsys,
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == str(out_file) and out_file.is_file()
+    assert result["test_samples"] == 1000
+    assert result["test_accuracy"] >= 0.95
+
+    import snnsec
+
+    model = snnsec.load_model(out_file)
+    meta = model.meta
+    assert (meta.arch, meta.T, meta.dataset, meta.input_shape) == ("vgg5", 4, "mnist5k", [1, 28, 28])
+    assert meta.test_accuracy == result["test_accuracy"]
+    assert meta.recipe["epochs"] == 3 and meta.class_names == [str(i) for i in range(10)]
+    assert not out_file.with_name("m.pt.ckpt").exists()
+
+
+def test_load_model_maps_images_to_logits(demo_model, mnist_test) -> None:
+    import torch
+
+    x, y = mnist_test.x[:64], mnist_test.y[:64]
+    with torch.no_grad():
+        logits = demo_model(x)
+    assert logits.shape == (64, 10)
+    assert (logits.argmax(1) == y).float().mean() > 0.9

@@ -1,0 +1,95 @@
+"""The neuron equals a plain loop of the paper's Eq. (3)-(6), exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from norse.torch.functional.iaf import IAFFeedForwardState, IAFParameters, iaf_feed_forward_step
+
+from snnsec.errors import InputError
+from snnsec.neurons import LIF, NeuronParameters, NeuronState, neuron_step
+
+
+def paper_loop(currents: torch.Tensor, leak: float, theta: float, reset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (3)-(6) written out with plain Python floats, one neuron at a time."""
+    T, N = currents.shape
+    spikes = torch.zeros(T, N)
+    u_final = torch.zeros(N)
+    for n in range(N):
+        u = 0.0
+        for t in range(T):
+            u = leak * u + float(currents[t, n]) if leak != 1.0 else u + float(currents[t, n])
+            s = 1.0 if u - theta >= 0 else 0.0
+            if s:
+                u = 0.0 if reset == "hard" else u - theta
+            spikes[t, n] = s
+        u_final[n] = u
+    return spikes, u_final
+
+
+@pytest.mark.parametrize("leak", [1.0, 0.9, 0.5])
+@pytest.mark.parametrize("reset", ["hard", "soft"])
+def test_neuron_matches_paper_equations_exactly(leak: float, reset: str) -> None:
+    gen = torch.Generator().manual_seed(int(leak * 10) + (reset == "soft"))
+    currents = (torch.rand(40, 300, generator=gen, dtype=torch.float64) * 1.6 - 0.3)
+    lif = LIF(NeuronParameters(leak=leak, theta=1.0, reset=reset))
+    z, state = lif(currents)
+    ref_z, ref_u = paper_loop(currents, leak, 1.0, reset)
+    assert z.sum() > 100, "the test must exercise firing"
+    assert torch.equal(z.to(torch.float32), ref_z)
+    assert torch.allclose(state.u.to(torch.float32), ref_u, atol=0, rtol=0)
+
+
+def test_fires_when_potential_reaches_threshold_exactly() -> None:
+    # 0.25 steps are exact in binary floating point: u hits theta exactly at t = 3.
+    currents = torch.full((4, 1), 0.25)
+    z, _ = LIF(NeuronParameters(theta=1.0))(currents)
+    assert z[:, 0].tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_if_neuron_is_norse_iaf_away_from_the_threshold_tie() -> None:
+    currents = torch.rand(30, 500, generator=torch.Generator().manual_seed(1)) * 0.7
+    ours, _ = LIF(NeuronParameters(leak=1.0, reset="hard"))(currents)
+    state = IAFFeedForwardState(v=torch.zeros(500))
+    p = IAFParameters(v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0), method="triangle", alpha=1.0)
+    norse = []
+    for t in range(30):
+        z, state = iaf_feed_forward_step(currents[t], state, p)
+        norse.append(z)
+    assert torch.equal(ours, torch.stack(norse))
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.5])
+def test_triangle_surrogate_is_the_reference_formula(gamma: float) -> None:
+    u = torch.linspace(-0.5, 2.5, 301, dtype=torch.float64).requires_grad_(True)
+    p = NeuronParameters(theta=1.0, gamma=gamma)
+    z, _ = neuron_step(u, NeuronState(torch.zeros_like(u)), p)  # u(t) = 0 + I(t)
+    (grad,) = torch.autograd.grad(z.sum(), u)
+    expected = (1 / gamma**2) * torch.clamp(gamma - (u.detach() - 1.0).abs(), min=0)
+    torch.testing.assert_close(grad, expected)
+    assert z.detach()[u.detach() >= 1.0].eq(1).all() and z.detach()[u.detach() < 1.0].eq(0).all()
+
+
+def test_state_carries_across_time_chunks() -> None:
+    currents = torch.rand(12, 3, 50, generator=torch.Generator().manual_seed(2))
+    lif = LIF(NeuronParameters(leak=0.8, reset="soft"))
+    whole, s_whole = lif(currents)
+    a, s = lif(currents[:5])
+    b, s = lif(currents[5:], s)
+    assert torch.equal(torch.cat([a, b]), whole)
+    assert torch.equal(s.u, s_whole.u)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"leak": 0.0}, "leak"), ({"leak": 1.5}, "leak"), ({"theta": -1.0}, "threshold"),
+     ({"reset": "zero"}, "reset"), ({"surrogate": "box"}, "surrogate")],
+)
+def test_bad_parameters_name_the_problem(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        LIF(NeuronParameters(**kwargs))
+
+
+def test_sequence_shape_is_checked_at_the_door() -> None:
+    with pytest.raises(InputError, match=r"\[T, B, \.\.\.\]"):
+        LIF()(torch.rand(5))
