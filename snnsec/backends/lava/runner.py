@@ -1,0 +1,241 @@
+"""Stream many samples through ONE Lava runtime, and always shut that runtime down.
+
+Samples run back to back: sample ``j``'s step ``k`` leaves the input source at time step
+``j*T + k + 1``; every population resets its state at the phase where a new sample reaches it
+(see :mod:`snnsec.backends.lava.network`), so the stream equals one run per sample, without the
+per-run compile and start-up cost and with the network's pipeline kept full. A ``Read`` process
+samples the readout neurons' ``v`` once per sample, at the step the sample's last input step
+reaches the readout (``latency`` steps after it left the source).
+
+The runtime forks one worker per process. :func:`stream` stops it in a ``finally`` block; if
+the orderly stop does not finish in time, or the runtime never started, the workers are
+terminated, so none is left behind. Ctrl-C (SIGINT) is caught in the parent while Lava runs:
+the current chunk of samples finishes, the runtime stops, and ``KeyboardInterrupt`` is raised
+(a second Ctrl-C raises at once). Forked workers ignore the signal, so a Ctrl-C sent to the
+whole process group (a terminal) cannot kill them half-way through a step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snnsec.backends.lava.network import LavaNetwork
+from snnsec.errors import InputError
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class StreamResult:
+    """What a stream returns.
+
+    Attributes:
+        readout: ``[N, classes]`` readout ``v`` at the end of each sample (fixed point:
+            ``64 * scale * sum of logits``; float: the sum of logits over T).
+        spikes: per population ``[N, T, *shape]`` spikes aligned to input time (None for the
+            readout), if recorded.
+        steps: time steps run; seconds: wall time of compile + run + stop.
+    """
+
+    readout: np.ndarray
+    spikes: list[np.ndarray | None] | None
+    steps: int
+    seconds: float
+
+
+class _SigintFlag:
+    """SIGINT handler for the parent: set a flag; a second signal raises KeyboardInterrupt.
+
+    Forked Lava workers inherit this handler; in them (another pid) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.hit = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:
+            return
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+        log.warning("interrupted: stopping the Lava runtime after the current chunk (Ctrl-C again to force)")
+
+
+@contextlib.contextmanager
+def _sigint_flag() -> Iterator[_SigintFlag]:
+    flag = _SigintFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, flag)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def shutdown_runtime(process: Any, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop the runtime of ``process`` (if any) and make sure none of its workers survive."""
+    runtime = getattr(process, "_runtime", None)
+    if runtime is None:
+        return
+    infra = getattr(runtime, "_messaging_infrastructure", None)
+    actors = list(getattr(infra, "actors", []) or [])
+    if getattr(runtime, "_is_started", False):
+        errors: list[BaseException] = []
+
+        def _stop() -> None:
+            try:
+                runtime.stop()
+            except BaseException as exc:  # noqa: BLE001 - reported below, workers cleaned anyway
+                errors.append(exc)
+
+        stopper = threading.Thread(target=_stop, name="lava-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive() or errors:
+            log.warning("Lava runtime did not stop cleanly (%s); terminating its workers",
+                        errors[0] if errors else f"no answer in {timeout:.0f} s")
+    for actor in actors:  # never started, or a stop that failed: end the workers ourselves
+        with contextlib.suppress(Exception):
+            if actor.is_alive():
+                actor.terminate()
+                actor.join(2.0)
+            if actor.is_alive():
+                actor.kill()
+                actor.join(2.0)
+    smm = getattr(infra, "smm", None)
+    with contextlib.suppress(Exception):
+        if smm is not None and getattr(smm, "_process", None) is not None and smm._process.is_alive():
+            smm.shutdown()
+    watchdog = getattr(runtime, "_watchdog_manager", None)
+    with contextlib.suppress(Exception):
+        if watchdog is not None and getattr(runtime, "_is_started", False):
+            watchdog.stop()
+    runtime._is_started = False  # Runtime.__del__ must not try to stop it again
+
+
+def stream(
+    net: LavaNetwork,
+    messages: np.ndarray,
+    *,
+    chunk: int | None = None,
+    record_spikes: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> StreamResult:
+    """Run ``messages`` ``[N, T, *input_shape]`` (torch layout) through one runtime of ``net``.
+
+    Args:
+        chunk: samples per ``run`` call (progress and Ctrl-C are handled between chunks).
+        record_spikes: also return every spiking population's spikes (memory: N*T*neurons).
+        on_progress: called with the number of samples finished after each chunk.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import Read
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    messages = np.asarray(messages)
+    T, L = net.T, net.latency
+    if messages.ndim < 3 or messages.shape[1] != T:
+        raise InputError(f"expected input messages [N, T={T}, ...], got {list(messages.shape)}")
+    N = messages.shape[0]
+    if N == 0:
+        raise InputError("nothing to run: 0 samples")
+    chunk = max(1, chunk or max(1, math.ceil(64 / T)))
+    dtype = np.int32 if net.precision == "fixed" else np.float64
+    total = N * T + L  # the last sample's last step reaches the readout L steps after it left
+    buffer_steps = chunk * T
+    start = time.perf_counter()
+
+    def chunk_data(first: int) -> tuple[np.ndarray, int]:
+        data = np.zeros(net.input_shape + (buffer_steps,), dtype=dtype)
+        block = _to_lava(messages[first:first + chunk], net.input_shape).astype(dtype)  # [n, T, *lava]
+        steps = block.shape[0] * T
+        data[..., :steps] = np.moveaxis(block.reshape((steps,) + net.input_shape), 0, -1)
+        return data, steps
+
+    data, steps = chunk_data(0)
+    source = Source(data=data)
+    for port in net.inputs:
+        source.s_out.connect(port)
+    skip = 1 + (L - 1) // T  # reads that happen before the first sample reaches the readout
+    reader = Read(buffer=N + skip, interval=T, offset=(L - 1) % T)
+    reader.connect_var(net.readout)
+    sinks = []
+    if record_spikes:
+        for _, port, _ in net.spikes:
+            sink = Sink(shape=tuple(port.shape), buffer=total)
+            port.connect(sink.a_in)
+            sinks.append(sink)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt" if net.precision == "fixed" else "floating_pt")
+    done_steps = 0
+    try:
+        with _sigint_flag() as interrupted:
+            source.create_runtime(run_cfg=cfg)
+            log.info("lava-sim: streaming %d samples x %d steps through one runtime (%s, %s point)",
+                     N, T, net.builder, net.precision)
+            for first in range(0, N, chunk):
+                if interrupted.hit:
+                    raise KeyboardInterrupt
+                if first > 0:
+                    data, steps = chunk_data(first)
+                    source.data.set(data)
+                source.run(condition=RunSteps(num_steps=steps))
+                done_steps += steps
+                if on_progress is not None:
+                    on_progress(min(N, first + chunk))
+            if interrupted.hit:
+                raise KeyboardInterrupt
+            source.data.set(np.zeros_like(data))  # drain: the pipeline still holds L steps
+            source.run(condition=RunSteps(num_steps=L))
+            done_steps += L
+            values = np.asarray(reader.data.get())  # [classes, N + skip]
+            spikes = [np.asarray(s.data.get()) for s in sinks] if record_spikes else None
+    finally:
+        shutdown_runtime(source)
+    readout = values[..., skip:skip + N].T.copy()
+    aligned = _align_spikes(net, spikes, N) if spikes is not None else None
+    return StreamResult(readout, aligned, done_steps, time.perf_counter() - start)
+
+
+def _to_lava(block: np.ndarray, lava_input_shape: tuple[int, ...]) -> np.ndarray:
+    """[n, T, C, H, W] -> [n, T, W, H, C]; flat inputs are flattened in torch order."""
+    if len(lava_input_shape) == 3:
+        return np.ascontiguousarray(block.transpose(0, 1, 4, 3, 2))
+    return block.reshape(block.shape[0], block.shape[1], -1)
+
+
+def _align_spikes(net: LavaNetwork, raw: list[np.ndarray], N: int) -> list[np.ndarray | None]:
+    """Sink buffers ``[*lava shape, steps]`` -> ``[N, T, *torch shape]``: a population at depth d
+    emits the spikes of input step k of sample j at time step j*T + k + 1 + d (buffer index
+    j*T + k + d)."""
+    T = net.T
+    out: list[np.ndarray | None] = [None] * (max(i for i, _, _ in net.spikes) + 2 if net.spikes else 1)
+    for (index, _, shape), data in zip(net.spikes, raw):
+        depth = _depth_of(net, index)
+        seq = data[..., depth:depth + N * T]
+        seq = np.moveaxis(seq, -1, 0).reshape((N, T) + data.shape[:-1])
+        if len(shape) == 3:
+            seq = seq.transpose(0, 1, 4, 3, 2)
+        out[index] = seq.astype(np.int8)
+    return out
+
+
+def _depth_of(net: LavaNetwork, index: int) -> int:
+    return net.depths[index] if net.depths else index + 1

@@ -1,0 +1,286 @@
+"""Map a float :class:`~snnsec.export.graph.SpikingGraph` onto Loihi 2's fixed-point neuron.
+
+Loihi 2's CUBA neuron, as lava-nc's bit-accurate models compute it (``lava/proc/lif/models.py``),
+per population and step, with ``a`` the integer synaptic input of this step:
+
+.. code-block:: text
+
+    u = trunc(u * (4096 - iDecay) / 4096) + (a << 6)        24-bit, wraps on overflow
+    v = trunc(v * (4096 - vDecay) / 4096) + u + (bias << 6)  24-bit, saturates
+    spike if v > vThMant << 6, then v = 0
+
+The paper's neuron ``u = lambda*u + I; spike if u >= theta`` maps onto it as follows. Each
+population gets a scale ``s`` (integer units per unit of float current), so ``a = W_int @ msg``
+with ``W_int = s * W / s_in`` (``s_in``: the value of one input message: 1 for spikes,
+``input_scale`` for graded direct input) and ``bias = round(s * b)``:
+
+- ``iDecay = 4096``: no synaptic memory, ``u`` is this step's input.
+- ``vDecay = round((1 - lambda) * 4096)``: IF (lambda = 1) is ``vDecay = 0``.
+- ``s = K / theta`` with an integer ``K``, and ``vThMant = K - 1``: the model fires on
+  ``u >= theta``, i.e. ``v >= K << 6``; Loihi fires on ``v > vThMant << 6``. While ``v`` stays a
+  multiple of 64 (always for IF, since every addend is ``<< 6``) the two agree exactly. A leak
+  truncates ``v`` below the 64-grid, so leaky neurons agree only up to that truncation.
+- Soft reset subtracts ``K << 6`` (= theta) instead of zeroing ``v`` (snnsec's SoftResetLIF).
+- Weights lie on Loihi's 8-bit grid for mixed-sign synapses: an 8-bit signed mantissa times 2,
+  i.e. even integers in [-256, 254] (lava-nc truncates the LSB of mixed-sign weights).
+
+``s`` is the largest value that keeps the weights on the grid, ``|a| < 2**17`` for every input
+in the domain (``u = a << 6`` would wrap past 24 bits), the bias in 13 bits and ``vThMant`` in
+17 bits. If the weights already lie exactly on a grid that fits, that grid is used (error 0).
+The readout population never spikes: ``vThMant = 2**17 - 1`` and its scale keeps the T-step sum
+of ``a + bias`` below that threshold, so its ``v`` at the end of a sample is ``64 * s * sum(logits)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from snnsec.errors import InputError
+from snnsec.export.graph import INPUT, Population, SpikingGraph, Synapse
+
+SHIFT = 6                      # Loihi MSB-aligns a, vth and bias by 6 bits inside 24-bit u and v
+DECAY_UNITY = 4096             # 12-bit decays
+WEIGHT_MANT = (-128, 127)      # 8-bit signed weight mantissa; mixed-sign weights are 2 * mantissa
+A_LIMIT = 2**17 - 1            # |a| beyond this wraps u = a << 6 (24-bit signed)
+VTH_MANT_MAX = 2**17 - 1       # 17-bit threshold mantissa
+BIAS_MANT_MAX = 2**12 - 1      # 13-bit signed bias mantissa
+V_LIMIT = 2**23 - 1            # v saturates at +-(2**23 - 1)
+DEFAULT_INPUT_SCALE = 255.0    # 8-bit images enter exactly: x = k/255 -> message k
+
+
+@dataclass
+class FixedPopulation:
+    """A population in Loihi integers. Synapse weights are int64 arrays (torch layout)."""
+
+    name: str
+    shape: tuple[int, ...]
+    synapses: list[Synapse]
+    bias: np.ndarray
+    vth_mant: int
+    v_decay: int
+    i_decay: int = DECAY_UNITY
+    reset: str = "hard"
+    v_sub_mant: int = 0
+    spiking: bool = True
+    relay: bool = False
+    depth: int = 1
+    scale: float = 1.0
+
+
+@dataclass
+class LayerReport:
+    """Quantisation of one population (errors in the float model's units)."""
+
+    layer: str
+    scale: float
+    limited_by: str
+    vth_mant: int
+    v_decay: int
+    weight_rel_error: float
+    weight_max_abs_error: float
+    bias_max_abs_error: float
+    clipped_weights: int
+    acc_bound: int
+
+
+@dataclass
+class FixedGraph:
+    """A graph in Loihi integers, plus how to turn inputs into messages."""
+
+    graph: SpikingGraph
+    input_scale: float
+    populations: list[FixedPopulation] = field(default_factory=list)
+    report: list[LayerReport] = field(default_factory=list)
+
+    @property
+    def message_bits(self) -> int:
+        """Bits of a graded input message (0: unary spikes)."""
+        if self.graph.input_spiking:
+            return 0
+        lo, hi = input_message_range(self.graph, self.input_scale)
+        peak = int(max(np.abs(lo).max(), np.abs(hi).max()))
+        return max(1, peak.bit_length()) + int(lo.min() < 0)
+
+    def messages(self, seq: np.ndarray) -> np.ndarray:
+        """Input steps ``[..., C, H, W]`` in [0, 1] -> integer messages (spikes stay 0/1)."""
+        return quantize_input(self.graph, seq, self.input_scale)
+
+    def report_dicts(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.report]
+
+
+def input_message_range(graph: SpikingGraph, input_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (lo, hi) message values for inputs in [0, 1]."""
+    if graph.input_spiking:
+        c = graph.input_shape[0]
+        return np.zeros(c), np.ones(c)
+    off = graph.input_offset
+    return np.round((0.0 - off) * input_scale), np.round((1.0 - off) * input_scale)
+
+
+def quantize_input(graph: SpikingGraph, seq: np.ndarray, input_scale: float) -> np.ndarray:
+    seq = np.asarray(seq, dtype=np.float64)
+    if seq.size and (seq.min() < 0.0 or seq.max() > 1.0):
+        bad = seq.min() if seq.min() < 0.0 else seq.max()
+        raise InputError(f"Lava inputs must lie in [0, 1] (the model's input domain); found {bad:.6g}")
+    if graph.input_spiking:
+        if np.any((seq != 0.0) & (seq != 1.0)):
+            bad = seq[(seq != 0.0) & (seq != 1.0)].flat[0]
+            raise InputError(f"{graph.encoder} input enters Lava as unary spikes and must be 0 or 1; found {bad:.6g}")
+        return seq.astype(np.int64)
+    off = graph.input_offset.reshape((-1,) + (1,) * (len(graph.input_shape) - 1))
+    return np.round((seq - off) * input_scale).astype(np.int64)
+
+
+def channel_bounds(syn: Synapse, weight: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   src_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and smallest input current per output channel over inputs in [lo, hi] per channel.
+
+    Zero padding is covered because lo <= 0 <= hi.
+    """
+    if syn.kind == "conv":
+        out, per_group = weight.shape[:2]
+        groups = syn.groups
+        idx = (np.arange(out)[:, None] // (out // groups)) * per_group + np.arange(per_group)[None, :]
+        l, h = lo[idx][..., None, None], hi[idx][..., None, None]
+        axes: tuple[int, ...] = (1, 2, 3)
+    else:
+        if syn.flatten:
+            per = int(np.prod(src_shape[1:]))
+            l, h = np.repeat(lo, per)[None, :], np.repeat(hi, per)[None, :]
+        else:
+            l = lo[None, :] if len(lo) == weight.shape[1] else np.full((1, weight.shape[1]), lo.min())
+            h = hi[None, :] if len(hi) == weight.shape[1] else np.full((1, weight.shape[1]), hi.max())
+        axes = (1,)
+    return np.maximum(weight * l, weight * h).sum(axis=axes), np.minimum(weight * l, weight * h).sum(axis=axes)
+
+
+def quantize(graph: SpikingGraph, input_scale: float = DEFAULT_INPUT_SCALE) -> FixedGraph:
+    """Quantise every population of ``graph`` (see the module docstring for the mapping)."""
+    if not input_scale > 0:
+        raise InputError(f"input_scale must be positive, got {input_scale}")
+    fixed = FixedGraph(graph, 1.0 if graph.input_spiking else float(input_scale))
+    for pop in graph.populations:
+        fp, rep = _quantize_population(graph, fixed, pop)
+        fixed.populations.append(fp)
+        if rep is not None:
+            fixed.report.append(rep)
+    return fixed
+
+
+def _source_info(graph: SpikingGraph, fixed: FixedGraph, syn: Synapse):  # type: ignore[no-untyped-def]
+    if syn.source == INPUT:
+        lo, hi = input_message_range(graph, fixed.input_scale)
+        return fixed.input_scale, lo, hi, graph.input_shape
+    shape = graph.populations[syn.source].shape
+    return 1.0, np.zeros(shape[0]), np.ones(shape[0]), shape
+
+
+def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population):  # type: ignore[no-untyped-def]
+    if pop.relay:  # fires iff its input spiked: weight 2 (one grid step), threshold just below it
+        syns = [Synapse(s.source, s.kind, np.rint(s.weight * 2).astype(np.int64), s.stride, s.padding,
+                        s.groups, s.flatten) for s in pop.synapses]
+        return FixedPopulation(pop.name, pop.shape, syns, np.zeros(pop.shape[0], np.int64), vth_mant=1,
+                               v_decay=DECAY_UNITY - 1, relay=True, depth=pop.depth, scale=2.0), None
+    infos = [_source_info(graph, fixed, s) for s in pop.synapses]
+    units = [s.weight / info[0] for s, info in zip(pop.synapses, infos)]  # float weight per message unit
+    pos_f = sum(channel_bounds(s, w, i[1], i[2], i[3])[0] for s, w, i in zip(pop.synapses, units, infos))
+    neg_f = sum(channel_bounds(s, w, i[1], i[2], i[3])[1] for s, w, i in zip(pop.synapses, units, infos))
+    acc_f = float(max(np.max(pos_f), -np.min(neg_f), 1e-300))
+    w_pos = max(float(max(w.max() for w in units)), 0.0)
+    w_neg = max(float(-min(w.min() for w in units)), 0.0)
+    b_max = float(np.abs(pop.bias).max()) if pop.bias.size else 0.0
+    limits = {
+        "weight grid": min(254.0 / w_pos if w_pos > 0 else math.inf, 256.0 / w_neg if w_neg > 0 else math.inf),
+        "bias bits": BIAS_MANT_MAX / b_max if b_max > 0 else math.inf,
+    }
+    spiking = pop.neuron is not None
+    if spiking:
+        theta = pop.neuron.theta  # type: ignore[union-attr]
+        limits["accumulator"] = A_LIMIT / acc_f
+        limits["threshold bits"] = (VTH_MANT_MAX + 1) / theta
+    else:
+        theta = 1.0
+        limits["readout range"] = (VTH_MANT_MAX - 1) / (graph.T * (acc_f + b_max))
+    limited_by = min(limits, key=lambda k: limits[k])
+    s_max = limits[limited_by]
+    if not math.isfinite(s_max):
+        raise InputError(f"{pop.name}: all weights and biases are zero; nothing to map")
+    exact = _exact_grid_scale(units, pop.bias, s_max, theta if spiking else None)
+    if exact is not None:
+        s_max, limited_by = exact, "exact grid"
+    K = math.floor(theta * s_max + 1e-9) if spiking else None
+    while True:
+        if spiking:
+            if K is None or K < 2:
+                raise InputError(f"{pop.name}: weights span too wide a range for Loihi's 8-bit grid "
+                                 f"(threshold would be {K} units; limited by {limited_by})")
+            s = K / theta
+        else:
+            s = s_max
+        ints = [2 * np.clip(np.rint(w * s / 2.0), *WEIGHT_MANT).astype(np.int64) for w in units]
+        bias = np.clip(np.rint(pop.bias * s), -BIAS_MANT_MAX, BIAS_MANT_MAX).astype(np.int64)
+        syns = [Synapse(p.source, p.kind, w, p.stride, p.padding, p.groups, p.flatten) for p, w in zip(pop.synapses, ints)]
+        acc = 0
+        for syn, w, info in zip(syns, ints, infos):
+            hi, lo = channel_bounds(syn, w.astype(np.float64), info[1], info[2], info[3])
+            acc = max(acc, int(np.max(hi)), int(-np.min(lo)))
+        ok = acc <= A_LIMIT if spiking else graph.T * (acc + int(np.abs(bias).max(initial=0))) < VTH_MANT_MAX
+        if ok:
+            break
+        if spiking:
+            K -= 1  # rounding pushed the bound over the limit: one unit coarser
+        else:
+            s_max *= 0.99
+    clipped = sum(int(np.sum(np.abs(w * s / 2.0) > 128.0)) for w in units)
+    w_err = np.concatenate([(wi / s - w).ravel() * info[0] for wi, w, info in zip(ints, units, infos)])
+    w_ref = np.concatenate([w.ravel() * info[0] for w, info in zip(units, infos)])
+    if spiking:
+        leak = pop.neuron.leak  # type: ignore[union-attr]
+        v_decay = int(round((1.0 - leak) * DECAY_UNITY))
+        if v_decay >= DECAY_UNITY:
+            raise InputError(f"{pop.name}: leak {leak} decays faster than Loihi's 12-bit vDecay can express")
+        reset = pop.neuron.reset  # type: ignore[union-attr]
+        vth = int(K) - 1  # Loihi spikes if v > vth << 6; the model spikes if u >= theta = K units
+        v_sub = int(K) if reset == "soft" else 0
+    else:
+        v_decay, vth, reset, v_sub = 0, VTH_MANT_MAX, "hard", 0
+    fp = FixedPopulation(pop.name, pop.shape, syns, bias, vth, v_decay, DECAY_UNITY, reset, v_sub,
+                         spiking, False, pop.depth, float(s))
+    rep = LayerReport(
+        pop.name, float(s), limited_by, vth, v_decay,
+        float(np.linalg.norm(w_err) / max(np.linalg.norm(w_ref), 1e-300)),
+        float(np.abs(w_err).max()) if w_err.size else 0.0,
+        float(np.abs(bias / s - pop.bias).max()) if pop.bias.size else 0.0,
+        clipped, int(acc),
+    )
+    return fp, rep
+
+
+def _exact_grid_scale(units: list[np.ndarray], bias: np.ndarray, s_max: float, theta: float | None) -> float | None:
+    """The largest scale <= ``s_max`` at which every weight is an even integer and every bias an
+    integer (with an integer threshold), if the weights were already on such a grid."""
+    peak = max(float(np.abs(w).max()) for w in units)
+    if peak == 0.0:
+        return None
+    sample = np.concatenate([w.ravel()[:4096] for w in units])
+    for m in range(WEIGHT_MANT[1], 0, -1):  # the largest |mantissa| is m (or 128 for a negative peak)
+        for mant in (m, m + 1) if m == WEIGHT_MANT[1] else (m,):
+            s = 2.0 * mant / peak
+            if s > s_max * (1 + 1e-12):
+                continue
+            if theta is not None and abs(theta * s - round(theta * s)) > 1e-6:
+                continue
+            if not _on_grid(sample * s / 2.0):
+                continue
+            if all(_on_grid(w * s / 2.0) for w in units) and _on_grid(bias * s):
+                return s
+    return None
+
+
+def _on_grid(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x - np.rint(x)) < 1e-6))
