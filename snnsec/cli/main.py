@@ -13,6 +13,7 @@ COMMANDS = {
     "env": "Print versions and whether Lava works (paste into bug reports).",
     "train": "Train a spiking model with STBP (surrogate-gradient BPTT).",
     "demo": "Run the main job on the embedded MNIST-5k data.",
+    "datasets": "List the known datasets and check one on disk (nothing is downloaded).",
 }
 
 

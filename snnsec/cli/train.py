@@ -21,13 +21,18 @@ examples:
 """
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser, T_default: int | None = 4) -> None:
     from snnsec.models import MODELS
     from snnsec.neurons import RESETS, SURROGATES
 
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="vgg5", choices=sorted(MODELS), help="architecture")
-    g.add_argument("--T", type=int, default=4, help="simulation time steps")
+    if T_default is None:  # event data: the dataset bins its events into the model's T frames
+        g.add_argument("--T", type=int, default=None,
+                       help="simulation time steps; None means 4 for images and, for event data, the dataset's "
+                       "default number of frame bins (10)")
+    else:
+        g.add_argument("--T", type=int, default=T_default, help="simulation time steps")
     g.add_argument("--leak", type=float, default=1.0, help="membrane leak lambda in (0, 1]; 1.0 is IF")
     g.add_argument("--theta", type=float, default=1.0, help="firing threshold")
     g.add_argument("--reset", default="hard", choices=RESETS, help="hard (to 0) or soft (subtract theta) reset")
@@ -55,7 +60,9 @@ def train_command(args: argparse.Namespace) -> int:
 
     if args.out.suffix != ".pt":
         raise InputError(f"--out must name a *.pt file, got {args.out}")
-    ds = get_dataset(args.dataset, args.data_dir)
+    # Event datasets bin their events into T frames (args.T, else their default); images ignore T.
+    ds = get_dataset(args.dataset, args.data_dir, T=args.T)
+    T = ds.sample_shape()[0] if ds.kind == "frames" else (args.T if args.T is not None else 4)
     train_set, test_set = ds.split("train"), ds.split("test")
     recipe = Recipe(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
@@ -63,7 +70,7 @@ def train_command(args: argparse.Namespace) -> int:
         momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
     ).validated()
     model = build_model(
-        args.arch, num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=args.T,
+        args.arch, num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=T,
         neuron=NeuronParameters(args.leak, args.theta, args.reset, args.surrogate, args.gamma),
         encoder=args.encoder or ds.default_encoder, width=args.width,
         normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes),
@@ -83,7 +90,7 @@ def train_command(args: argparse.Namespace) -> int:
         "model": str(args.out),
         "arch": args.arch,
         "dataset": ds.name,
-        "T": args.T,
+        "T": T,
         "test_accuracy": result.test_accuracy,
         "test_samples": len(test_set),
         "epochs": recipe.epochs,
@@ -104,7 +111,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
         "neuron, encoder, dataset, normalisation, recipe, test accuracy) to --out. An interrupted\n"
         "run resumes from <out>.ckpt when started again with the same options.",
     )
-    add_model_options(p)
+    add_model_options(p, T_default=None)
     add_data_options(p)
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=3, help="passes over the training split")
