@@ -36,6 +36,7 @@ from snnsec.errors import InputError
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 20.0
+WHOLE_STREAM_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -136,6 +137,7 @@ def stream(
     chunk: int | None = None,
     record_spikes: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    run_cfg: Any = None,
 ) -> StreamResult:
     """Run ``messages`` ``[N, T, *input_shape]`` (torch layout) through one runtime of ``net``.
 
@@ -143,6 +145,7 @@ def stream(
         chunk: samples per ``run`` call (progress and Ctrl-C are handled between chunks).
         record_spikes: also return every spiking population's spikes (memory: N*T*neurons).
         on_progress: called with the number of samples finished after each chunk.
+        run_cfg: a Lava run configuration; default ``Loihi2SimCfg`` with the network's precision.
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -160,18 +163,23 @@ def stream(
     chunk = max(1, chunk or max(1, math.ceil(64 / T)))
     dtype = np.int32 if net.precision == "fixed" else np.float64
     total = N * T + L  # the last sample's last step reaches the readout L steps after it left
-    buffer_steps = chunk * T
+    step_bytes = int(np.prod(net.input_shape)) * np.dtype(dtype).itemsize
+    # Setting a Var of a running network is slow (~0.5 s per call here), so the whole stream
+    # goes into the source at once unless it is large; then it is refilled chunk by chunk.
+    whole = total * step_bytes <= WHOLE_STREAM_BYTES
+    if not whole:
+        chunk = max(1, min(chunk * 16, WHOLE_STREAM_BYTES // (4 * T * step_bytes)))
+    buffer_steps = total if whole else chunk * T
     start = time.perf_counter()
 
-    def chunk_data(first: int) -> tuple[np.ndarray, int]:
+    def fill(first: int, count: int) -> np.ndarray:
         data = np.zeros(net.input_shape + (buffer_steps,), dtype=dtype)
-        block = _to_lava(messages[first:first + chunk], net.input_shape).astype(dtype)  # [n, T, *lava]
+        block = _to_lava(messages[first:first + count], net.input_shape).astype(dtype)  # [n, T, *lava]
         steps = block.shape[0] * T
         data[..., :steps] = np.moveaxis(block.reshape((steps,) + net.input_shape), 0, -1)
-        return data, steps
+        return data
 
-    data, steps = chunk_data(0)
-    source = Source(data=data)
+    source = Source(data=fill(0, N if whole else chunk))
     for port in net.inputs:
         source.s_out.connect(port)
     skip = 1 + (L - 1) // T  # reads that happen before the first sample reaches the readout
@@ -183,7 +191,7 @@ def stream(
             sink = Sink(shape=tuple(port.shape), buffer=total)
             port.connect(sink.a_in)
             sinks.append(sink)
-    cfg = Loihi2SimCfg(select_tag="fixed_pt" if net.precision == "fixed" else "floating_pt")
+    cfg = run_cfg or Loihi2SimCfg(select_tag="fixed_pt" if net.precision == "fixed" else "floating_pt")
     done_steps = 0
     try:
         with _sigint_flag() as interrupted:
@@ -193,17 +201,18 @@ def stream(
             for first in range(0, N, chunk):
                 if interrupted.hit:
                     raise KeyboardInterrupt
-                if first > 0:
-                    data, steps = chunk_data(first)
-                    source.data.set(data)
+                if first > 0 and not whole:
+                    source.data.set(fill(first, chunk))
+                steps = min(chunk, N - first) * T
                 source.run(condition=RunSteps(num_steps=steps))
                 done_steps += steps
                 if on_progress is not None:
                     on_progress(min(N, first + chunk))
             if interrupted.hit:
                 raise KeyboardInterrupt
-            source.data.set(np.zeros_like(data))  # drain: the pipeline still holds L steps
-            source.run(condition=RunSteps(num_steps=L))
+            if not whole:
+                source.data.set(np.zeros(net.input_shape + (buffer_steps,), dtype=dtype))
+            source.run(condition=RunSteps(num_steps=L))  # drain: the pipeline still holds L steps
             done_steps += L
             values = np.asarray(reader.data.get())  # [classes, N + skip]
             spikes = [np.asarray(s.data.get()) for s in sinks] if record_spikes else None

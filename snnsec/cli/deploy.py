@@ -1,0 +1,98 @@
+"""``snnsec deploy``: run a model on a neuromorphic backend and compare it with PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from snnsec.cli.common import HelpFormatter, add_common_options, emit
+
+EXAMPLES = """
+examples:
+  snnsec deploy --model m.pt --backend lava-sim --n 200 --json
+  snnsec deploy --model m.pt --backend lava-sim --precision float --adv adv.pt
+  snnsec deploy --model m.pt --backend onnx --n 1000
+
+The model is exported, its Lava network built, and all N samples (clean, plus adversarial
+with --adv) stream through ONE Lava runtime with the neuron state reset between samples.
+Reports the backend's clean accuracy and its agreement with torch's predictions; with --adv
+also the attack success rate (ASR) on both and transfer_ratio = asr_backend / asr_torch.
+"""
+
+
+def _pct(v: Any) -> str:
+    return "n/a" if v is None or v != v else f"{100 * v:.1f}%"
+
+
+def _human(r: dict[str, Any]) -> str:
+    info = r.get("backend_info", {})
+    head = f"{r['backend']}" + (f" ({info.get('precision')} point, {info.get('builder')})" if "precision" in info else "")
+    lines = [f"{head} on {r['n']} samples in {r['seconds']} s",
+             f"clean accuracy   {_pct(r['clean_accuracy'])} (torch {_pct(r['torch_clean_accuracy'])})",
+             f"agreement        {_pct(r['agreement'])} of predictions equal torch's"]
+    if "asr_backend" in r:
+        ratio = r["transfer_ratio"]
+        lines += [f"ASR              {_pct(r['asr_backend'])} on {r['backend']}, {_pct(r['asr_torch'])} on torch",
+                  f"transfer ratio   {'n/a' if ratio is None or ratio != ratio else f'{ratio:.3f}'}"]
+    return "\n".join(lines)
+
+
+def deploy_command(args: argparse.Namespace) -> int:
+    from snnsec.attacks.store import load_adversarial
+    from snnsec.backends.replay import adversarial_inputs, deploy_report
+    from snnsec.errors import InputError
+    from snnsec.models import load_model
+
+    model = load_model(args.model)
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be a positive number of samples, got {args.n}")
+    x_adv = None
+    if args.adv is not None:
+        x, x_adv, y = adversarial_inputs(load_adversarial(args.adv), args.n)
+        if list(x.shape[1:]) != list(model.meta.input_shape):
+            raise InputError(f"{args.adv} holds inputs {list(x.shape[1:])} but the model expects {model.meta.input_shape}")
+    else:
+        from snnsec.data import get_dataset
+
+        name = args.dataset or model.meta.dataset
+        if name is None:
+            raise InputError("the model does not name its dataset; pass --dataset (or --adv)")
+        test = get_dataset(name, args.data_dir).split("test")
+        k = len(test) if args.n is None else min(args.n, len(test))
+        x, y = test.x[:k], test.y[:k]  # type: ignore[attr-defined]
+    options: dict[str, Any] = {}
+    if args.backend == "lava-sim":
+        options = {"precision": args.precision, "builder": args.builder, "input_scale": args.input_scale}
+        if args.save_net is not None:
+            options["netx_path"] = args.save_net
+    elif args.precision != "fixed" or args.builder != "auto":
+        raise InputError("--precision and --builder apply to --backend lava-sim only")
+    report = deploy_report(model, x, y, backend=args.backend, x_adv=x_adv, seed=args.seed, **options)
+    report["model"] = str(args.model)
+    if args.adv is not None:
+        report["adv"] = str(args.adv)
+    emit(args, report, _human)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.backends import BACKENDS
+
+    p = sub.add_parser(name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES, description=summary)
+    p.add_argument("--model", type=Path, required=True, help="trained model file (*.pt)")
+    p.add_argument("--backend", default="lava-sim", choices=sorted(BACKENDS), help="where to run the model")
+    p.add_argument("--precision", default="fixed", choices=["fixed", "float"],
+                   help="lava-sim: bit-accurate Loihi 2 fixed point, or floating point")
+    p.add_argument("--builder", default="auto", choices=["auto", "netx", "lava-nc"],
+                   help="lava-sim: lava-dl NetX (chains, fixed point) or lava-nc processes")
+    p.add_argument("--adv", type=Path, default=None, help="adversarial examples (adv.pt from `snnsec craft`)")
+    p.add_argument("--n", type=int, default=None, help="samples to run (default: all)")
+    p.add_argument("--dataset", default=None, help="dataset for clean samples without --adv (default: the model's)")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder of the dataset files (not needed for mnist5k)")
+    p.add_argument("--seed", type=int, default=0, help="seed of Poisson input spikes (shared by all backends)")
+    p.add_argument("--input-scale", type=float, default=255.0, help="lava-sim fixed: message per unit of direct input")
+    p.add_argument("--save-net", type=Path, default=None, help="lava-sim: keep the NetX file it runs here")
+    add_common_options(p)
+    p.set_defaults(func=deploy_command)
+    return p
