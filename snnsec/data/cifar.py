@@ -273,6 +273,12 @@ class _CIFAR(SNNDataset):
             self._arrays[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
         return self._arrays[split]
 
+    def summary(self) -> dict[str, Any]:
+        """Reads both splits (validating every file) and says which release was used."""
+        out = super().summary()
+        release, folder = self.locate()
+        return {**out, "release": release.fmt, "folder": str(folder)}
+
     def split(self, split: str, augment: bool | None = None) -> ImageSamples:
         images, labels = self.arrays(split)
         use = self.augment if augment is None else augment

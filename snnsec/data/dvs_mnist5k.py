@@ -4,10 +4,10 @@ Each of the 5,000 MNIST-5k digits is "recorded" the way N-MNIST was: the 28x28 d
 middle of a 34x34 sensor and moves through three saccades along a closed triangle (100 ms each,
 300 ms in all). The sensor is a DVS pixel model, vectorised over digits with numpy:
 
-- intensity ``I`` in [0, 1] is rendered at each of 12 sub-steps per saccade by bilinear shifting;
+- intensity ``I`` in [0, 1] is rendered at each of 8 sub-steps per saccade by bilinear shifting;
   each pixel sees ``L = log(I + 0.1)``;
 - each pixel keeps a reference log intensity (initialised near its first ``L``, with a random
-  offset below one threshold); when ``L - ref`` reaches ``n`` times its ON threshold it emits
+  offset below half a threshold); when ``L - ref`` reaches ``n`` times its ON threshold it emits
   ``n`` ON events and raises ``ref`` by ``n`` thresholds (OFF alike, downwards). Event times are
   the threshold crossings of ``L`` interpolated linearly between sub-steps;
 - thresholds are 0.25 on average with per-pixel mismatch (sigma 0.03), fixed per sensor (seed);
@@ -18,8 +18,9 @@ become frames through the same tonic transforms as CIFAR10-DVS (:mod:`snnsec.dat
 ``T`` time bins (default 10) x 2 polarities x 34 x 34, values ``min(count, 8) / 8`` in [0, 1].
 A seed fixes the sensor mismatch, the reference offsets and the noise: the same seed gives
 identical events and frames, another seed different ones. The split is MNIST-5k's (4,000 / 1,000).
-All 5,000 recordings take a few seconds; frames are kept in memory and in a compressed file under
-the snnsec cache directory (``$SNNSEC_CACHE_DIR``, or the ``cache_dir`` option).
+All 5,000 recordings take a few seconds; each split's frames are kept in memory and in a
+compressed file under the snnsec cache directory (``$SNNSEC_CACHE_DIR``, or the ``cache_dir``
+option), so later runs load them in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ log = logging.getLogger(__name__)
 SENSOR = (34, 34, 2)  # (W, H, P), as N-MNIST's ATIS crop
 DIGIT, OFFSET = 28, 3  # the digit's size and its top-left corner on the sensor
 SACCADES = np.array([[-1.5, 1.0], [1.5, 1.0], [0.0, -1.5]])  # (dx, dy) corners of the closed path, pixels
-SACCADE_US, STEPS_PER_SACCADE = 100_000, 12
+SACCADE_US, STEPS_PER_SACCADE = 100_000, 8
 BACKGROUND = 0.1  # added to the intensity before the log (a dark pixel still sees some light)
 THRESHOLD, MISMATCH, MIN_THRESHOLD = 0.25, 0.03, 0.05
 NOISE_EVENTS = 30.0  # mean background-activity events per recording
 COUNT_CAP = 8  # about 0.5 % of non-zero counts (T = 10) exceed it
 DEFAULT_T = 10
-GENERATOR_VERSION = 1  # bump when the pixel model changes (invalidates disk caches)
+GENERATOR_VERSION = 2  # bump when the pixel model changes (invalidates disk caches)
 _SENSOR_STREAM = 2**32 - 1  # RNG stream of the sensor mismatch (sample streams use their index)
 
 
@@ -64,16 +65,31 @@ def _canvas(images: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def _shifted(canvas: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    """The sensor image ``[N, H, W]`` with the scene moved by (dx, dy) pixels (bilinear).
+def _window(images: np.ndarray) -> tuple[int, int, int, int]:
+    """Sensor rows [r0, r1) and columns [c0, c1) that any of ``images`` can light during the saccades.
 
-    Elementwise (no BLAS), so the result is bit-identical on every machine.
+    Pixels outside never see light, so they never fire (the initial reference offsets stay below
+    one threshold): simulating only this window is exact, and about twice as fast for MNIST.
     """
+    rows, cols = np.flatnonzero(images.any(axis=(0, 2))), np.flatnonzero(images.any(axis=(0, 1)))
+    if len(rows) == 0:
+        return 0, 0, 0, 0
     w, h, _ = SENSOR
+    return (max(0, OFFSET + rows[0] - PAD), min(h, OFFSET + rows[-1] + 1 + PAD),
+            max(0, OFFSET + cols[0] - PAD), min(w, OFFSET + cols[-1] + 1 + PAD))
+
+
+def _shifted(canvas: np.ndarray, dx: float, dy: float, window: tuple[int, int, int, int]) -> np.ndarray:
+    """The sensor image in ``window`` (``[N, r1 - r0, c1 - c0]``) with the scene moved by (dx, dy) px.
+
+    Bilinear and elementwise (no BLAS), so the result is bit-identical on every machine.
+    """
+    r0, r1, c0, c1 = window
     ay, fy = int(np.floor(-dy)), np.float32(-dy - np.floor(-dy))
     ax, fx = int(np.floor(-dx)), np.float32(-dx - np.floor(-dx))
-    rows = canvas[:, PAD + ay : PAD + ay + h] * (1 - fy) + canvas[:, PAD + ay + 1 : PAD + ay + 1 + h] * fy
-    return rows[:, :, PAD + ax : PAD + ax + w] * (1 - fx) + rows[:, :, PAD + ax + 1 : PAD + ax + 1 + w] * fx
+    top, left = PAD + ay + r0, PAD + ax + c0
+    rows = canvas[:, top : top + r1 - r0] * (1 - fy) + canvas[:, top + 1 : top + 1 + r1 - r0] * fy
+    return rows[:, :, left : left + c1 - c0] * (1 - fx) + rows[:, :, left + 1 : left + 1 + c1 - c0] * fx
 
 
 def _path() -> tuple[np.ndarray, np.ndarray]:
@@ -123,20 +139,23 @@ def simulate(images: np.ndarray, indices: np.ndarray, seed: int) -> list[np.ndar
     """
     from tonic.io import events_struct
 
-    canvas = _canvas(np.asarray(images, dtype=np.float32))
+    images = np.asarray(images, dtype=np.float32)
+    canvas = _canvas(images)
     n = len(canvas)
+    r0, r1, c0, c1 = window = _window(images)
     times, offsets = _path()
-    thr_on, thr_off = _sensor_thresholds(seed)
+    thr_on, thr_off = (thr[r0:r1, c0:c1] for thr in _sensor_thresholds(seed))
     inv_on, inv_off = 1 / thr_on, 1 / thr_off
     rngs = [np.random.default_rng([seed, int(i)]) for i in indices]
 
     def log_intensity(k: int) -> np.ndarray:
-        frame = _shifted(canvas, *offsets[k])
-        return np.log(np.clip(frame, 0.0, 1.0) + np.float32(BACKGROUND))
+        return np.log(_shifted(canvas, *offsets[k], window) + np.float32(BACKGROUND))
 
     level = log_intensity(0)
-    offset = np.stack([r.uniform(-0.5, 0.5, level.shape[1:]) for r in rngs]) if n else np.zeros(level.shape)
-    ref = level + (offset * thr_on).astype(np.float32)
+    # Initial reference: within half of the smaller threshold of the first level, so no pixel fires
+    # without a change. Drawn for the whole sensor, so a digit's draws do not depend on the window.
+    offset = np.stack([r.uniform(-0.5, 0.5, (SENSOR[1], SENSOR[0]))[r0:r1, c0:c1] for r in rngs])
+    ref = level + (offset * np.minimum(thr_on, thr_off)).astype(np.float32)
     parts: list[tuple[np.ndarray, ...]] = []
     for k in range(1, len(times)):
         new = log_intensity(k)
@@ -144,7 +163,7 @@ def simulate(images: np.ndarray, indices: np.ndarray, seed: int) -> list[np.ndar
         n_on = np.maximum(np.floor(diff * inv_on), np.float32(0))  # whole thresholds crossed (float32)
         n_off = np.maximum(np.floor(diff * -inv_off), np.float32(0))
         b, y, x, on, frac = _crossings(n_on - n_off, ref, thr_on, thr_off, level, new)
-        parts.append((b, x, y, times[k - 1] + frac * (times[k] - times[k - 1]), on))
+        parts.append((b, x + c0, y + r0, times[k - 1] + frac * (times[k] - times[k - 1]), on))
         ref = ref + n_on * thr_on - n_off * thr_off
         level = new
 
@@ -173,34 +192,43 @@ def dvs_events(index: int, seed: int = 0) -> np.ndarray:
     return simulate(images[index : index + 1, 0], np.array([index]), seed)[0]
 
 
-def generate_counts(spec: FrameSpec, seed: int, chunk: int = 500) -> np.ndarray:
-    """Clipped counts ``[5000, T, 2, H, W]`` (uint8) of all digits, in MNIST-5k order."""
+def generate_counts(spec: FrameSpec, seed: int, indices: np.ndarray, chunk: int = 500) -> np.ndarray:
+    """Clipped counts ``[len(indices), T, 2, H, W]`` (uint8) of the MNIST-5k digits ``indices``."""
     images, _ = _load_arrays()
     transform = spec.transform()
-    out = np.empty((len(images), *spec.shape), dtype=np.uint8)
-    for start in range(0, len(images), chunk):
-        idx = np.arange(start, min(start + chunk, len(images)))
-        for i, events in zip(idx, simulate(images[idx, 0], idx, seed)):
-            out[i] = spec.counts(events, transform)
+    out = np.empty((len(indices), *spec.shape), dtype=np.uint8)
+    for start in range(0, len(indices), chunk):
+        idx = np.asarray(indices[start : start + chunk])
+        for j, events in enumerate(simulate(images[idx, 0], idx, seed)):
+            out[start + j] = spec.counts(events, transform)
     return out
 
 
-@functools.lru_cache(maxsize=2)
-def _counts(spec: FrameSpec, seed: int, cache_dir: str | None) -> np.ndarray:
+def split_indices(split: str) -> np.ndarray:
+    """MNIST-5k indices of ``split`` (MNIST-5k's stratified 4,000 / 1,000 split)."""
+    _, labels = _load_arrays()
+    train, test = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
+    return train if split == "train" else test
+
+
+@functools.lru_cache(maxsize=4)
+def _counts(spec: FrameSpec, seed: int, split: str, cache_dir: str | None) -> np.ndarray:
+    """Frames of one split: from memory, else from the disk cache, else generated (and cached)."""
     from snnsec.demo import cache_dir as default_cache_dir
 
+    indices = split_indices(split)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "datasets" / "dvs-mnist5k"
-    path = root / f"seed{seed}-{spec.key}-g{GENERATOR_VERSION}.npz"
+    path = root / f"seed{seed}-{spec.key}-g{GENERATOR_VERSION}-{split}.npz"
     try:
         with np.load(path, allow_pickle=False) as data:
             counts = data["counts"]
-        if counts.shape == (5000, *spec.shape) and counts.dtype == np.uint8:
+        if counts.shape == (len(indices), *spec.shape) and counts.dtype == np.uint8:
             return counts
         log.warning("ignoring %s: it holds frames of shape %s", path, list(counts.shape))
     except (OSError, ValueError, KeyError, EOFError):
         pass
-    log.info("generating DVS-MNIST-5k events and frames (seed %d, %s)", seed, spec.key)
-    counts = generate_counts(spec, seed)
+    log.info("generating DVS-MNIST-5k %s events and frames (seed %d, %s)", split, seed, spec.key)
+    counts = generate_counts(spec, seed, indices)
     try:
         with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, counts=counts)
@@ -250,7 +278,5 @@ class DVSMNIST5k(SNNDataset):
     def split(self, split: str) -> FrameSamples:
         self.check_split(split)
         _, labels = _load_arrays()
-        train, test = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
-        idx = train if split == "train" else test
-        counts = _counts(self.spec, self.seed, self.cache_dir)
-        return FrameSamples(counts[idx], labels[idx], self.spec)
+        counts = _counts(self.spec, self.seed, split, self.cache_dir)
+        return FrameSamples(counts, labels[split_indices(split)], self.spec)
