@@ -61,7 +61,9 @@ def train_command(args: argparse.Namespace) -> int:
     if args.out.suffix != ".pt":
         raise InputError(f"--out must name a *.pt file, got {args.out}")
     # Event datasets bin their events into T frames (args.T, else their default); images ignore T.
-    ds = get_dataset(args.dataset, args.data_dir, T=args.T)
+    ds = get_dataset(args.dataset, args.data_dir, T=args.T, **({"augment": True} if args.augment else {}))
+    if args.augment and not getattr(ds, "augment", False):
+        raise InputError(f"--augment is available for cifar10, cifar100 and cifar100-coarse, not {ds.name!r}")
     T = ds.sample_shape()[0] if ds.kind == "frames" else (args.T if args.T is not None else 4)
     train_set, test_set = ds.split("train"), ds.split("test")
     recipe = Recipe(
@@ -121,6 +123,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (paper: 5e-4 with SGD)")
     g.add_argument("--seed", type=int, default=0, help="random seed (initialisation, shuffling)")
+    g.add_argument("--augment", action="store_true",
+                   help="CIFAR only: random crop (padding 4), horizontal flip and Cutout(16) on training images")
     p.add_argument("--out", type=Path, required=True, help="model file to write (*.pt)")
     add_common_options(p)
     p.set_defaults(func=train_command)

@@ -124,7 +124,9 @@ def write_aedat4(path: str | os.PathLike[str], events: np.ndarray, width: int, h
         raise
 
 
-def synthetic_events(n_events: int, width: int, height: int, seed: int | Sequence[int], duration_us: int = 1_000_000) -> np.ndarray:
+def synthetic_events(
+    n_events: int, width: int, height: int, seed: int | Sequence[int], duration_us: int = 1_000_000
+) -> np.ndarray:
     """``n_events`` random events (uniform in space and polarity, sorted times over ``duration_us``)."""
     rng = np.random.default_rng(seed)
     events = np.zeros(n_events, dtype=EVENT_DTYPE)

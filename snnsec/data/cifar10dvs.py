@@ -49,7 +49,9 @@ def check_layout(data_dir: Path) -> Path:
     root = data_dir / FOLDER
     if not root.is_dir():
         if data_dir.name == FOLDER or (data_dir / MARKER).exists() or (data_dir / CLASSES[0]).is_dir():
-            raise InputError(f"CIFAR10-DVS: {data_dir} looks like the dataset folder itself; pass its parent: --data-dir {data_dir.parent}")
+            raise InputError(
+                f"CIFAR10-DVS: {data_dir} looks like the dataset folder itself; pass its parent: --data-dir {data_dir.parent}"
+            )
         raise DatasetNotFound(f"CIFAR10-DVS not found: expected {root / CLASSES[0]}/*.aedat4 and {root / MARKER}")
     files = sorted(root.glob("**/*.aedat4"))
     if len(files) < MIN_FILES:
@@ -66,7 +68,9 @@ def check_layout(data_dir: Path) -> Path:
         )
     for path in files:
         if path.parent.name not in CLASSES:
-            raise InputError(f"CIFAR10-DVS: {path} is not in a class folder; expected {root}/<class>/ with class in {', '.join(CLASSES)}")
+            raise InputError(
+                f"CIFAR10-DVS: {path} is not in a class folder; expected {root}/<class>/ with class in {', '.join(CLASSES)}"
+            )
     return root
 
 

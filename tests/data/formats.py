@@ -56,7 +56,7 @@ def write_cifar10_binary(root: Path, per_batch: int, n_test: int, seed: int = 0)
     return {k: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v]).astype(np.int64)) for k, v in out.items()}
 
 
-def write_cifar100_binary(root: Path, n_train: int, n_test: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def write_cifar100_binary(root: Path, n_train: int, n_test: int, seed: int = 0) -> dict[str, tuple[np.ndarray, ...]]:
     """``root/cifar-100-binary``: returns (images, coarse, fine) per split."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-100-binary"
@@ -92,7 +92,7 @@ def write_cifar10_python(root: Path, per_batch: int, n_test: int, seed: int = 0)
     return {k: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v]).astype(np.int64)) for k, v in out.items()}
 
 
-def write_cifar100_python(root: Path, n_train: int, n_test: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def write_cifar100_python(root: Path, n_train: int, n_test: int, seed: int = 0) -> dict[str, tuple[np.ndarray, ...]]:
     """``root/cifar-100-python``: returns (images, coarse, fine) per split."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-100-python"

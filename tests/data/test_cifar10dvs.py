@@ -132,6 +132,19 @@ def test_dataset_folder_given_instead_of_its_parent(dvs_dir):
         get_dataset("cifar10-dvs", root / "CIFAR10DVS").split("train")
 
 
+def test_recording_outside_a_class_folder_is_named(dvs_dir):
+    root, _ = dvs_dir
+    stray = root / "CIFAR10DVS" / "spaceship" / "x.aedat4"
+    stray.parent.mkdir()
+    stray.write_bytes(b"")
+    try:
+        with pytest.raises(InputError, match=f"{stray} is not in a class folder"):
+            get_dataset("cifar10-dvs", root).split("train")
+    finally:
+        stray.unlink()
+        stray.parent.rmdir()
+
+
 def test_tonic_reader_never_downloads(tmp_path):
     reader = _offline_reader_class()
     with pytest.raises(InputError, match="snnsec never downloads"):

@@ -106,10 +106,16 @@ def test_train_on_cifar10_records_normalisation(tmp_path, capsys):
     write_cifar10_binary(tmp_path, per_batch=4, n_test=4)
     out_model = tmp_path / "c.pt"
     rc, out, err = run(capsys, "train", "--arch", "vgg5", "--dataset", "cifar10", "--data-dir", str(tmp_path),
-                       "--width", "0.25", "--epochs", "1", "--out", str(out_model), "--json", "--quiet")
+                       "--width", "0.25", "--epochs", "1", "--augment", "--out", str(out_model), "--json", "--quiet")
     assert rc == 0, err
     import snnsec
 
     model = snnsec.load_model(out_model)
     assert model.T == 4 and list(model.meta.input_shape) == [3, 32, 32] and model.encoder.name == "direct"
     assert model.meta.normalization["std"] == pytest.approx([0.2470, 0.2435, 0.2616])
+
+
+def test_augment_is_refused_where_there_is_none(tmp_path, capsys):
+    rc, _, err = run(capsys, "train", "--dataset", "mnist5k", "--augment", "--out", str(tmp_path / "m.pt"))
+    assert rc == 2 and err.count("\n") == 1 and "--augment is available for cifar10" in err
+    assert not (tmp_path / "m.pt").exists()
