@@ -1,1 +1,36 @@
-"""Adversarial attacks on spiking models: gradient estimator x optimizer x threat model x loss."""
+"""Adversarial attacks on spiking models: gradient estimator x optimizer x threat model x loss.
+
+- :mod:`~snnsec.attacks.gradients`: STBP, RGA (rate domain), naive per-step RGA, random baseline.
+- :mod:`~snnsec.attacks.optimizers`: FGSM, PGD, BIM, MI-FGSM.
+- :mod:`~snnsec.attacks.threat`: the L-inf ball inside the input domain.
+- :mod:`~snnsec.attacks.losses`: cross-entropy and margin.
+- :mod:`~snnsec.attacks.attack`: the one attack loop and attack names such as ``rga-pgd``.
+- :mod:`~snnsec.attacks.craft`: batched, seeded, resumable crafting over a dataset.
+- :mod:`~snnsec.attacks.torchattacks_adapter`: run torchattacks with STBP or RGA gradients.
+"""
+
+from snnsec.attacks.attack import Attack, AttackSpec, attack_names, split_attack_name
+from snnsec.attacks.gradients import GRADIENTS, GradientEstimator, build_estimator
+from snnsec.attacks.losses import LOSSES
+from snnsec.attacks.optimizers import OPTIMIZERS, Optimizer, build_optimizer
+from snnsec.attacks.store import AdversarialSet, load_adversarial, save_adversarial
+from snnsec.attacks.threat import LinfBall, input_domain
+
+__all__ = [
+    "GRADIENTS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "AdversarialSet",
+    "Attack",
+    "AttackSpec",
+    "GradientEstimator",
+    "LinfBall",
+    "Optimizer",
+    "attack_names",
+    "build_estimator",
+    "build_optimizer",
+    "input_domain",
+    "load_adversarial",
+    "save_adversarial",
+    "split_attack_name",
+]
