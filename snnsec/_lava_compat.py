@@ -1,6 +1,6 @@
 """Make lava-nc 0.10.0 and lava-dl 0.6.0 importable on Python 3.11, without touching site-packages.
 
-Two source-level problems stop them (measured, see docs/install.md):
+Two source-level problems stop them (measured, see docs/install.md), and a third bites later:
 
 1. ``lava.magma.compiler.var_model`` declares dataclass fields ``x: ByteEncoder = ByteEncoder()``.
    Python >= 3.11 rejects an unhashable dataclass instance as a default at class creation
@@ -8,8 +8,11 @@ Two source-level problems stop them (measured, see docs/install.md):
    import LIF`` fails. We compile that module with ``field(default_factory=ByteEncoder)`` instead.
 2. ``lava.lib.dl.slayer`` imports ``object_detection`` eagerly, which imports cv2 and torchvision.
    torchvision must never be installed here, so that import is made optional.
+3. ``lava.magma.runtime.message_infrastructure.multiprocessing`` calls
+   ``mp.set_start_method('fork')`` at import, which raises once anything has fixed the start method
+   (tqdm's first progress bar does). It is compiled with ``force=True``: Lava needs fork anyway.
 
-:func:`install` puts a meta-path finder in front of the normal one. It rewrites only these two
+:func:`install` puts a meta-path finder in front of the normal one. It rewrites only these
 modules, in memory, at import time; every other module loads unchanged. Calling it twice is a no-op.
 Lava's runtime forks its workers, so they inherit the patched modules.
 """
@@ -27,6 +30,14 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (
             re.compile(r"^(\s+\w+: ByteEncoder) = ByteEncoder\(\)\s*$", re.M),
             r"\1 = __import__('dataclasses').field(default_factory=ByteEncoder)",
+        ),
+    ],
+    # Lava needs the fork start method and sets it at import; without force=True that raises
+    # "context has already been set" once anything (e.g. tqdm's lock) has used multiprocessing.
+    "lava.magma.runtime.message_infrastructure.multiprocessing": [
+        (
+            re.compile(r"^(\s+)mp\.set_start_method\('fork'\)\s*$", re.M),
+            r"\1mp.set_start_method('fork', force=True)",
         ),
     ],
     "lava.lib.dl.slayer": [

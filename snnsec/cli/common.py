@@ -72,6 +72,7 @@ def configure(args: argparse.Namespace) -> None:
         level=logging.WARNING if quiet else logging.INFO,
         format="%(message)s",
         stream=sys.stderr,
+        force=True,  # norse's import calls logging.debug(), which already configured the root logger
     )
 
 

@@ -27,7 +27,8 @@ def _pct(v: Any) -> str:
 
 def _human(r: dict[str, Any]) -> str:
     info = r.get("backend_info", {})
-    head = f"{r['backend']}" + (f" ({info.get('precision')} point, {info.get('builder')})" if "precision" in info else "")
+    precision = {"fixed": "fixed point", "float": "floating point"}.get(info.get("precision", ""), "")
+    head = f"{r['backend']}" + (f" ({precision}, {info.get('builder')})" if precision else "")
     lines = [f"{head} on {r['n']} samples in {r['seconds']} s",
              f"clean accuracy   {_pct(r['clean_accuracy'])} (torch {_pct(r['torch_clean_accuracy'])})",
              f"agreement        {_pct(r['agreement'])} of predictions equal torch's"]

@@ -196,8 +196,8 @@ def stream(
     try:
         with _sigint_flag() as interrupted:
             source.create_runtime(run_cfg=cfg)
-            log.info("lava-sim: streaming %d samples x %d steps through one runtime (%s, %s point)",
-                     N, T, net.builder, net.precision)
+            log.info("lava-sim: streaming %d samples x %d steps through one runtime (%s, %s)",
+                     N, T, net.builder, "fixed point" if net.precision == "fixed" else "floating point")
             for first in range(0, N, chunk):
                 if interrupted.hit:
                     raise KeyboardInterrupt
