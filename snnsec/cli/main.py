@@ -13,6 +13,8 @@ COMMANDS = {
     "env": "Print versions and whether Lava works (paste into bug reports).",
     "train": "Train a spiking model with STBP (surrogate-gradient BPTT).",
     "demo": "Run the main job on the embedded MNIST-5k data.",
+    "export": "Export a model as lava-dl NetX HDF5 (Loihi 2 integers) or as ONNX unrolled over T.",
+    "deploy": "Run a model on lava-sim / Loihi 2 / ONNX and compare it with torch (accuracy, ASR transfer).",
     "datasets": "List the known datasets and check one on disk (nothing is downloaded).",
 }
 
