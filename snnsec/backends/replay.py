@@ -100,3 +100,21 @@ def adversarial_inputs(adv: AdversarialSet, n: int | None) -> tuple[torch.Tensor
     """The first ``n`` (clean, adversarial, label) triples of an adversarial set."""
     k = len(adv) if n is None else min(n, len(adv))
     return adv.x[:k], adv.x_adv[:k], adv.y[:k]
+
+
+class BackendPredictor:
+    """``predict(x) -> labels`` on any backend: the predictor interface of
+    :func:`snnsec.evaluation.robustness.robustness_report`, so ``snnsec evaluate --backend``
+    reuses this module. Each call is one backend run (for lava-sim: one runtime for all of x).
+    """
+
+    def __init__(self, model: SpikingModel, backend: str, seed: int = 0, **options: Any) -> None:
+        self.model = model
+        self.backend = get_backend(backend, model, **options)
+        self.seed = seed
+        self.info: dict[str, Any] = {}
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        pred = self.backend.predict(x, seed=self.seed)
+        self.info = pred.info
+        return torch.from_numpy(pred.labels)

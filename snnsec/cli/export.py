@@ -8,7 +8,6 @@ from typing import Any
 
 from snnsec.cli.common import HelpFormatter, add_common_options, emit
 
-FORMATS = ("netx", "onnx")
 
 EXAMPLES = """
 examples:
@@ -39,19 +38,16 @@ def _human(r: dict[str, Any]) -> str:
 
 def export_command(args: argparse.Namespace) -> int:
     from snnsec.errors import InputError
+    from snnsec.export import export
     from snnsec.models import load_model
 
     model = load_model(args.model)
+    options: dict[str, float] = {}
     if args.format == "netx":
-        from snnsec.export.netx_hdf5 import export_netx
-
         if not args.input_scale > 0:
             raise InputError(f"--input-scale must be positive, got {args.input_scale}")
-        result = export_netx(model, args.out, input_scale=args.input_scale)
-    else:
-        from snnsec.export.onnx import export_onnx
-
-        result = export_onnx(model, args.out)
+        options["input_scale"] = args.input_scale
+    result = export(model, args.format, args.out, **options)
     result["model"] = str(args.model)
     emit(args, result, _human)
     return 0
@@ -61,7 +57,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p = sub.add_parser(name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
                        description=summary)
     p.add_argument("--model", type=Path, required=True, help="trained model file (*.pt)")
-    p.add_argument("--format", default="netx", choices=FORMATS, help="netx (lava-dl HDF5) or onnx")
+    from snnsec.export import EXPORTERS
+
+    p.add_argument("--format", default="netx", choices=sorted(EXPORTERS), help="netx (lava-dl HDF5) or onnx")
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.add_argument("--input-scale", type=float, default=255.0,
                    help="NetX: integer message per unit of direct input (255: 8-bit pixels exactly)")

@@ -253,7 +253,8 @@ class _Builder:
             syn.weight, bias = fold_batchnorm(syn.weight, bias, bn)
         return syn, bias, out_shape
 
-    def _conv(self, name, op: nn.Conv2d, source, src_shape, pool):  # type: ignore[no-untyped-def]
+    def _conv(self, name: str, op: nn.Conv2d, source: int, src_shape: tuple[int, ...],
+              pool: int) -> tuple[Synapse, tuple[int, ...]]:
         if len(src_shape) != 3:
             raise InputError(f"{name}: convolution on a flat input {src_shape}")
         if isinstance(op.padding, str) or op.padding_mode != "zeros" or tuple(op.dilation) != (1, 1):
@@ -268,7 +269,8 @@ class _Builder:
         syn = Synapse(source, "conv", weight, stride, padding, op.groups)  # type: ignore[arg-type]
         return syn, conv_output_shape(syn, src_shape)
 
-    def _dense(self, name, op: nn.Linear, source, src_shape, pool, flatten):  # type: ignore[no-untyped-def]
+    def _dense(self, name: str, op: nn.Linear, source: int, src_shape: tuple[int, ...], pool: int,
+               flatten: bool) -> tuple[Synapse, tuple[int, ...]]:
         weight = _np(op.weight)
         if len(src_shape) == 3:
             if not flatten:

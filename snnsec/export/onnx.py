@@ -15,6 +15,7 @@ training neuron's surrogate-gradient autograd function has no ONNX form.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import warnings
@@ -97,12 +98,14 @@ def export_onnx(model: SpikingModel, path: str | os.PathLike[str]) -> dict[str, 
     example = example_input(model)
     batch_axis = 0 if wrapper.direct else 1
     buf = io.BytesIO()
+    # torch >= 2.5 defaults to the dynamo exporter; the Docker route's torch 2.3 has no such switch.
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
         torch.onnx.export(
             wrapper, (example,), buf, input_names=["x"], output_names=["logits"],
             dynamic_axes={"x": {batch_axis: "batch"}, "logits": {0: "batch"}},
-            opset_version=OPSET, dynamo=False,
+            opset_version=OPSET, **legacy,
         )
     proto = onnx.load_from_string(buf.getvalue())
     for key, value in {"snnsec.encoder": model.meta.encoder, "snnsec.T": str(model.T),
