@@ -16,6 +16,9 @@ COMMANDS = {
     "export": "Export a model as lava-dl NetX HDF5 (Loihi 2 integers) or as ONNX unrolled over T.",
     "deploy": "Run a model on lava-sim / Loihi 2 / ONNX and compare it with torch (accuracy, ASR transfer).",
     "datasets": "List the known datasets and check one on disk (nothing is downloaded).",
+    "craft": "Craft adversarial examples (STBP or RGA gradients; FGSM, PGD, BIM, MI-FGSM).",
+    "evaluate": "Clean accuracy, robust accuracy and attack success rate on adversarial examples.",
+    "analyze": "Rate-coding analyses: spike shuffle and R-I curve (paper §4.1).",
 }
 
 

@@ -1,0 +1,190 @@
+"""Crafting adversarial examples over a dataset: batched, seeded per batch, resumable.
+
+Batch ``b`` is crafted with its own seed, derived from the base seed and ``b``
+(:func:`batch_seed`), so its result does not depend on which batches ran before it in this
+process. After each batch, its adversarial inputs land atomically in ``<out>.partial/``; a run
+started again with the same options loads the finished batches instead of redoing them, and its
+output is the same file an uninterrupted run writes. The final file is written atomically and the
+partial folder is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from snnsec.attacks.attack import AttackSpec
+from snnsec.attacks.store import AdversarialSet
+from snnsec.attacks.threat import input_domain
+from snnsec.errors import InputError
+from snnsec.models.base import SpikingModel
+from snnsec.utils.io import atomic_torch_save, atomic_write_json
+from snnsec.utils.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """A 63-bit seed for batch ``batch`` of a run seeded with ``seed`` (NumPy ``SeedSequence``)."""
+    words = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(batch)]).generate_state(2, np.uint32)
+    return (int(words[0]) << 31) ^ int(words[1])
+
+
+def craft_meta(
+    spec: AttackSpec,
+    target: SpikingModel,
+    target_sha256: str,
+    crafted_on: SpikingModel | None = None,
+    crafted_on_sha256: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Metadata of an adversarial file: attack config, model hashes, seed, version; no paths or times."""
+    from snnsec import __version__
+
+    source = crafted_on if crafted_on is not None else target
+    return {
+        "attack": spec.describe(input_domain(source)),
+        "eps": spec.eps,
+        "model_sha256": target_sha256,
+        "model_arch": target.meta.arch,
+        "model_T": target.T,
+        "crafted_on_sha256": crafted_on_sha256 or target_sha256,
+        "black_box": crafted_on_sha256 is not None and crafted_on_sha256 != target_sha256,
+        "crafted_T": source.T * spec.te,
+        **extra,
+        "snnsec_version": __version__,
+    }
+
+
+@dataclass
+class CraftResult:
+    adv: AdversarialSet
+    batches: int
+    resumed_batches: int
+
+
+class PartialRun:
+    """The ``<out>.partial/`` folder of one crafting run: a fingerprint plus one file per batch."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+        self.folder = folder
+        self.fingerprint = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+    def open(self) -> None:
+        run = self.folder / "run.json"
+        if run.is_file():
+            try:
+                found = json.loads(run.read_text()).get("fingerprint")
+            except (OSError, ValueError):
+                found = None
+            if found != self.fingerprint:
+                raise InputError(
+                    f"{self.folder} holds an unfinished run with other options; "
+                    "rerun with the same options to resume it, or delete it to start over"
+                )
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(run, {"fingerprint": self.fingerprint})
+
+    def path(self, b: int) -> Path:
+        return self.folder / f"batch-{b:06d}.pt"
+
+    def load(self, b: int, index: torch.Tensor) -> torch.Tensor | None:
+        path = self.path(b)
+        if not path.is_file():
+            return None
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - a damaged batch is simply crafted again
+            log.warning("ignoring unreadable %s; crafting that batch again", path)
+            return None
+        if not torch.equal(saved.get("index", torch.empty(0)), index):
+            return None
+        return saved["x_adv"]
+
+    def save(self, b: int, index: torch.Tensor, x_adv: torch.Tensor) -> None:
+        atomic_torch_save({"index": index.clone(), "x_adv": x_adv.detach().cpu().contiguous()}, self.path(b))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def craft(
+    model: SpikingModel,
+    data: Dataset,
+    spec: AttackSpec,
+    *,
+    n: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    meta: dict[str, Any] | None = None,
+    partial: str | Path | None = None,
+) -> CraftResult:
+    """Attack the first ``n`` samples of ``data`` with gradients of ``model``.
+
+    Args:
+        model: the model whose gradients are used (the target, or a substitute for black box).
+        data: a Dataset of ``(x in the input domain, y)``.
+        spec: the attack. n: samples (all if ``None``). batch_size: samples per batch.
+        seed: base seed; batch ``b`` uses :func:`batch_seed` (``seed``, ``b``) for the attack's
+            generator and for the global RNG (Poisson encoders).
+        meta: stored in the result (see :func:`craft_meta`); with ``partial`` it is also the
+            fingerprint that a resumed run must match.
+        partial: folder for finished batches (resume); ``None`` keeps everything in memory.
+
+    Returns:
+        A :class:`CraftResult` with the :class:`AdversarialSet` (``x``, ``x_adv``, ``y``, ``index``).
+    """
+    if batch_size < 1:
+        raise InputError(f"batch size must be positive, got {batch_size}")
+    total = len(data) if n is None else min(int(n), len(data))
+    if total < 1:
+        raise InputError(f"nothing to attack: n={n} with {len(data)} samples in the split")
+    meta = dict(meta or {})
+    attack = spec.build(input_domain(model))
+    run = PartialRun(Path(partial), meta) if partial is not None else None
+    if run is not None:
+        run.open()
+    xs, advs, ys, idxs = [], [], [], []
+    n_batches = (total + batch_size - 1) // batch_size
+    resumed = 0
+    bar = progress(total=total, desc=spec.attack, unit="sample")
+    for b in range(n_batches):
+        index = torch.arange(b * batch_size, min(total, (b + 1) * batch_size))
+        x, y = _batch(data, index)
+        x_adv = run.load(b, index) if run is not None else None
+        if x_adv is not None:
+            resumed += 1
+        else:
+            s = batch_seed(seed, b)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(s)
+                x_adv = attack(model, x, y, torch.Generator().manual_seed(s))
+            if run is not None:
+                run.save(b, index, x_adv)
+        xs.append(x)
+        advs.append(x_adv)
+        ys.append(y)
+        idxs.append(index)
+        bar.update(len(index))
+    bar.close()
+    if resumed:
+        log.info("resumed %d of %d batches from %s", resumed, n_batches, run.folder if run else "")
+    adv = AdversarialSet(torch.cat(xs), torch.cat(advs), torch.cat(ys), torch.cat(idxs), meta)
+    return CraftResult(adv.validate(), n_batches, resumed)
+
+
+def _batch(data: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    items = [data[int(i)] for i in index]
+    x = torch.stack([torch.as_tensor(item[0], dtype=torch.float32) for item in items])
+    y = torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
+    return x, y

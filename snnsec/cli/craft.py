@@ -1,0 +1,143 @@
+"""``snnsec craft``: adversarial examples for a dataset split, written to a resumable ``adv.pt``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from snnsec.cli.common import HelpFormatter, add_common_options, emit
+from snnsec.cli.train import add_data_options
+
+log = logging.getLogger("snnsec")
+
+EXAMPLES = """
+examples:
+  snnsec craft --model m.pt --attack rga-pgd --eps 8/255 --alpha 2/255 --steps 5 --n 1000 --out adv.pt
+  snnsec craft --model m.pt --attack rga-fgsm --eps 0.1 --te 2 --out adv_te2.pt --json
+  snnsec craft --model target.pt --substitute other.pt --attack stbp-fgsm --eps 0.1 --out bb.pt
+"""
+
+
+def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """Attack, budget and sampling options shared by ``craft`` and ``evaluate``."""
+    from snnsec.attacks import LOSSES, attack_names
+
+    g = p.add_argument_group("attack")
+    g.add_argument("--attack", required=required, metavar="NAME", help="one of: " + ", ".join(attack_names()))
+    g.add_argument("--eps", required=required, help="L-inf budget in input units, a number or a fraction such as 8/255")
+    g.add_argument("--alpha", default=None, help="step size of iterative attacks (default: eps/4)")
+    g.add_argument("--steps", type=int, default=None, help="gradient steps of iterative attacks (default: 5)")
+    g.add_argument("--random-start", action=argparse.BooleanOptionalAction, default=None,
+                   help="PGD: start from a random point of the eps-ball (default: on)")
+    g.add_argument("--decay", type=float, default=None, help="MI-FGSM momentum decay (default: 1.0)")
+    g.add_argument("--loss", default="ce", choices=sorted(LOSSES), help="loss to maximise")
+    g.add_argument("--beta", type=float, default=None, help="RGA relaxation beta (default: 2)")
+    g.add_argument("--gamma", type=float, default=None, help="RGA slope gamma below (1-lambda)theta (default: 0.2)")
+    g.add_argument("--te", type=int, default=1, metavar="K", help="time extension: craft with K*T steps, evaluate at T")
+    g.add_argument("--substitute", type=Path, default=None,
+                   help="black box: craft on this separately trained model, evaluate on --model")
+    s = p.add_argument_group("samples")
+    s.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
+    s.add_argument("--n", type=int, default=None, help="attack the first N samples of the split (default: all)")
+    s.add_argument("--batch-size", type=int, default=64, help="samples per batch")
+    s.add_argument("--seed", type=int, default=0, help="base seed; batch b uses a seed derived from (seed, b)")
+
+
+def attack_spec(args: argparse.Namespace) -> Any:
+    from snnsec.attacks import AttackSpec
+
+    return AttackSpec(
+        attack=args.attack, eps=str(args.eps).strip(), alpha=None if args.alpha is None else str(args.alpha).strip(),
+        steps=args.steps, random_start=args.random_start, decay=args.decay, loss=args.loss, te=args.te,
+        beta=args.beta, gamma=args.gamma,
+    )
+
+
+def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple[Any, Any, str, float]:
+    """Load models and data, craft. Returns (CraftResult, target model, target SHA-256, seconds)."""
+    from snnsec.attacks.craft import craft, craft_meta
+    from snnsec.data import get_dataset
+    from snnsec.errors import InputError
+    from snnsec.models import load_model
+    from snnsec.utils.io import sha256_file
+
+    spec = attack_spec(args)
+    spec.build()  # reject bad names and options before loading anything
+    target = load_model(args.model)
+    target_sha = sha256_file(args.model)
+    source, source_sha = None, None
+    if args.substitute is not None:
+        source = load_model(args.substitute)
+        source_sha = sha256_file(args.substitute)
+        if source.meta.input_shape != target.meta.input_shape or source.meta.num_classes != target.meta.num_classes:
+            raise InputError(
+                f"substitute {args.substitute} takes {source.meta.input_shape} -> {source.meta.num_classes} classes "
+                f"but the target takes {target.meta.input_shape} -> {target.meta.num_classes}"
+            )
+    data = get_dataset(args.dataset, args.data_dir).split(args.split)
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be positive, got {args.n}")
+    n = len(data) if args.n is None else min(args.n, len(data))
+    if target.meta.dataset and target.meta.dataset != args.dataset:
+        log.warning("model was trained on %s but the attack uses %s", target.meta.dataset, args.dataset)
+    meta = craft_meta(spec, target, target_sha, source, source_sha, dataset=args.dataset, split=args.split,
+                      n=n, batch_size=args.batch_size, seed=args.seed)
+    start = time.perf_counter()
+    result = craft(source or target, data, spec, n=n, batch_size=args.batch_size, seed=args.seed, meta=meta, partial=partial)
+    return result, target, target_sha, time.perf_counter() - start
+
+
+def craft_command(args: argparse.Namespace) -> int:
+    from snnsec.attacks.craft import PartialRun
+    from snnsec.attacks.store import save_adversarial
+    from snnsec.errors import InputError
+
+    if args.out.suffix != ".pt":
+        raise InputError(f"--out must name a *.pt file, got {args.out}")
+    partial = args.out.with_name(args.out.name + ".partial")
+    result, _, _, seconds = craft_from_args(args, partial)
+    save_adversarial(args.out, result.adv)
+    PartialRun(partial, {}).remove()
+    adv = result.adv
+    delta = (adv.x_adv - adv.x).abs().flatten(1).amax(1) if len(adv) else adv.x.new_zeros(0)
+    out = {
+        "out": str(args.out),
+        "attack": args.attack,
+        "eps": adv.meta["eps"],
+        "n": len(adv),
+        "batches": result.batches,
+        "resumed_batches": result.resumed_batches,
+        "black_box": adv.meta["black_box"],
+        "te": args.te,
+        "max_linf": float(delta.max()) if len(delta) else 0.0,
+        "mean_linf": float(delta.mean()) if len(delta) else 0.0,
+        "seconds": round(seconds, 2),
+    }
+    emit(args, out, _human)
+    return 0
+
+
+def _human(r: dict[str, Any]) -> str:
+    resumed = f"; {r['resumed_batches']} of {r['batches']} batches resumed" if r["resumed_batches"] else ""
+    return f"{r['n']} adversarial examples ({r['attack']}, eps {r['eps']}) written to {r['out']}{resumed}"
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
+        description=summary + "\n\nAn attack is <gradient>-<optimizer>: gradients from STBP (BPTT through the\n"
+        "surrogate) or RGA (rate gradient approximation, Bu et al. CVPR 2023), optimised with FGSM, PGD,\n"
+        "BIM or MI-FGSM inside the L-inf eps-ball and the input domain [0, 1]. The output holds clean and\n"
+        "adversarial inputs, labels and metadata (attack config, model SHA-256, seed, version). A run\n"
+        "killed midway resumes from <out>.partial/ when started again with the same options.",
+    )
+    p.add_argument("--model", type=Path, required=True, help="model file to attack (*.pt from `snnsec train`)")
+    add_attack_options(p)
+    add_data_options(p)
+    p.add_argument("--out", type=Path, required=True, help="adversarial file to write (*.pt)")
+    add_common_options(p)
+    p.set_defaults(func=craft_command)
+    return p

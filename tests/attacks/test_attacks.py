@@ -1,0 +1,150 @@
+"""The attack loop: every estimator x optimizer stays in the threat model; stronger attacks win."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snnsec.attacks import GRADIENTS, OPTIMIZERS, AttackSpec, LinfBall, attack_names, split_attack_name
+from snnsec.attacks.gradients import RateRecorder
+from snnsec.attacks.losses import LOSSES, cross_entropy, margin
+from snnsec.attacks.optimizers import MIFGSM
+from snnsec.errors import InputError
+from snnsec.evaluation.robustness import ModelPredictor
+
+from .helpers import batch
+
+EPS = "0.1"
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test):  # type: ignore[no-untyped-def]
+    return batch(mnist_test, 24)
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("gradient", sorted(GRADIENTS))
+def test_every_attack_stays_in_the_eps_ball_and_the_domain(gradient: str, optimizer: str, demo_model, digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = digits
+    spec = AttackSpec(f"{gradient}-{optimizer}", eps=EPS, steps=2 if optimizer != "fgsm" else None)
+    x_adv = spec.build()(demo_model, x, y, torch.Generator().manual_seed(0))
+    assert x_adv.shape == x.shape and not x_adv.requires_grad
+    delta = (x_adv - x).abs()
+    assert float(delta.max()) <= 0.1 + 1e-6  # float32 rounding of x + eps
+    assert float(x_adv.min()) >= 0.0 and float(x_adv.max()) <= 1.0
+    assert float(delta.max()) > 0.05  # it did move: the check above is not about a no-op
+
+
+def test_attack_names_are_the_product_of_the_registries() -> None:
+    names = attack_names()
+    assert len(names) == len(GRADIENTS) * len(OPTIMIZERS)
+    for required in ("stbp-fgsm", "stbp-pgd", "stbp-bim", "stbp-mifgsm", "rga-fgsm", "rga-pgd", "rga-bim", "rga-mifgsm"):
+        assert required in names
+    assert split_attack_name("rga-naive-pgd") == ("rga-naive", "pgd")
+    with pytest.raises(InputError, match=r"unknown attack 'rga-pdg'; choose one of: .*rga-pgd.*stbp-fgsm"):
+        split_attack_name("rga-pdg")
+
+
+def test_spec_refuses_options_the_attack_does_not_have() -> None:
+    with pytest.raises(InputError, match="'fgsm' takes no option alpha"):
+        AttackSpec("rga-fgsm", eps="8/255", alpha="2/255").build()
+    with pytest.raises(InputError, match="'stbp' takes no option beta"):
+        AttackSpec("stbp-pgd", eps="8/255", beta=2.0).build()
+    with pytest.raises(InputError, match="eps must be a number or a fraction such as 8/255, got '8//255'"):
+        AttackSpec("rga-pgd", eps="8//255").build()
+    with pytest.raises(InputError, match="at least one step"):
+        AttackSpec("rga-pgd", eps="8/255", steps=0).build()
+    spec = AttackSpec("rga-pgd", eps="8/255", alpha="2/255", steps=5)
+    described = spec.describe()
+    assert described["eps"] == "8/255" and described["eps_value"] == pytest.approx(8 / 255)
+    assert described["optimizer"]["alpha"] == pytest.approx(2 / 255) and described["gradient"]["beta"] == 2.0
+    assert AttackSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_linf_ball_projection() -> None:
+    ball = LinfBall(0.1)
+    x = torch.tensor([0.0, 0.05, 0.5, 0.95, 1.0])
+    far = x + torch.tensor([-1.0, 1.0, -0.3, 0.3, 0.02])
+    assert torch.allclose(ball.project(far, x), torch.tensor([0.0, 0.15, 0.4, 1.0, 1.0]))
+    with pytest.raises(InputError, match=r"input domain \[0.0, 1.0\], got values in \[-0.5"):
+        ball.check_clean(torch.tensor([-0.5, 0.3]))
+    with pytest.raises(InputError, match="eps must be a non-negative number, got -0.1"):
+        LinfBall(-0.1)
+
+
+def test_losses_increase_when_the_true_logit_drops() -> None:
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]])
+    y = torch.tensor([0, 1])
+    assert float(margin(logits, y)) == pytest.approx((1 - 3) + (1 - 2))
+    lower = logits - torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])
+    for loss in LOSSES.values():
+        assert float(loss(lower, y)) > float(loss(logits, y))
+    assert float(cross_entropy(logits, y)) > 0
+
+
+def test_mifgsm_accumulates_normalised_momentum() -> None:
+    opt = MIFGSM(alpha=0.01, steps=2, decay=1.0)
+    ball = LinfBall(1.0)
+    x = torch.zeros(1, 2)
+    x1, m1 = opt.step(*opt.init(x, ball, None)[:1], torch.tensor([[3.0, -1.0]]), torch.zeros(1, 2), ball)
+    assert torch.allclose(m1, torch.tensor([[1.5, -0.5]]))  # g / mean|g|
+    x2, m2 = opt.step(x1, torch.tensor([[-100.0, 100.0]]), m1, ball)
+    assert torch.allclose(m2, torch.tensor([[0.5, 0.5]]))  # one huge opposite step does not flip x
+    assert torch.allclose(x2, torch.tensor([[0.02, 0.0]]))
+
+
+def _asr(model, x, y, x_adv) -> float:  # type: ignore[no-untyped-def]
+    predict = ModelPredictor(model).predict
+    clean = predict(x) == y
+    fooled = clean & (predict(x_adv) != y)
+    return float(fooled.sum()) / float(clean.sum())
+
+
+def test_pgd_beats_fgsm_beats_random_on_the_demo_model(demo_model, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    x, y = batch(mnist_test, 200)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    eps = "0.15"
+    asr = {}
+    for name in ("random-fgsm", "stbp-fgsm", "rga-fgsm", "stbp-pgd", "rga-pgd"):
+        x_adv = AttackSpec(name, eps=eps, steps=5 if "pgd" in name else None).build()(demo_model, x, y, gen())
+        asr[name] = _asr(demo_model, x, y, x_adv)
+    for g in ("stbp", "rga"):
+        assert asr[f"{g}-pgd"] >= asr[f"{g}-fgsm"], asr
+        assert asr[f"{g}-fgsm"] > asr["random-fgsm"] + 0.05, asr
+
+
+def test_time_extension_crafts_with_k_times_T_and_restores_T(demo_model, digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = digits
+    seen: list[int] = []
+    attack = AttackSpec("rga-fgsm", eps=EPS, te=3).build()
+    original = attack.estimator.logits
+
+    def spy(model, inp):  # type: ignore[no-untyped-def]
+        seen.append(model.T)
+        return original(model, inp)
+
+    attack.estimator.logits = spy  # type: ignore[method-assign]
+    attack(demo_model, x, y)
+    assert seen == [3 * 4] and demo_model.T == 4
+    # and the recorded rates really span K*T steps
+    rec = RateRecorder()
+    with torch.no_grad(), demo_model.timesteps(8), rec.recording(demo_model):
+        demo_model(x)
+    assert {acc.steps for acc in rec.layers.values()} == {8}
+
+
+def test_attack_is_reproducible_with_a_seeded_generator(demo_model, digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = digits
+    attack = AttackSpec("stbp-pgd", eps=EPS, steps=2).build()
+    a = attack(demo_model, x, y, torch.Generator().manual_seed(5))
+    b = attack(demo_model, x, y, torch.Generator().manual_seed(5))
+    c = attack(demo_model, x, y, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_attack_refuses_inputs_outside_the_domain(demo_model, digits) -> None:  # type: ignore[no-untyped-def]
+    x, y = digits
+    with pytest.raises(InputError, match="input domain"):
+        AttackSpec("rga-fgsm", eps=EPS).build()(demo_model, (x - 0.5) / 0.25, y)
+    with pytest.raises(InputError, match=r"expected input with shape \[B, 1, 28, 28\]"):
+        AttackSpec("rga-fgsm", eps=EPS).build()(demo_model, x[:, :, :20], y)
