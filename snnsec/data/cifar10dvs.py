@@ -182,6 +182,6 @@ class CIFAR10DVSFrames(SNNDataset):
         for name in ("train", "test"):
             samples = self.split(name)
             if len(samples):
-                samples[0]  # reads (or loads from the cache) and checks one recording's frames
+                _ = samples[0]  # reads (or loads from the cache) and checks one recording's frames
         out["cache_dir"] = str(self.cache.dir)
         return out

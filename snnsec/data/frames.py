@@ -17,7 +17,7 @@ exact and four times smaller than float32.
 
 **Cache.** :class:`FrameCache` keeps one raw ``.u8`` file of clipped counts per recording under
 ``<cache root>/<spec key>/``, where the key names every parameter that changes the frames
-(``T10-48x48-cap8-v1``). An entry is used when it is at least as new as its recording; a missing,
+(``T10-48x48-from128x128-cap16-v1``). An entry is used when it is at least as new as its recording; a missing,
 stale or unreadable entry is rebuilt from the events. Entries are replaced atomically (temporary
 file + rename) but not fsynced: they can always be rebuilt, and a damaged one fails validation.
 """
