@@ -23,6 +23,11 @@ examples:
 
 def make_predictor(model: Any, args: argparse.Namespace) -> Any:
     """Where predictions come from: the one place to add other backends (simulators, hardware)."""
+    if getattr(args, "backend", "torch") != "torch":  # e.g. lava-sim: one Lava runtime per predict call
+        from snnsec.backends.replay import BackendPredictor
+
+        options = {"precision": args.precision} if args.backend == "lava-sim" else {}
+        return BackendPredictor(model, args.backend, seed=args.seed, **options)
     from snnsec.evaluation.robustness import ModelPredictor
 
     return ModelPredictor(model, batch_size=args.eval_batch_size, seed=args.seed)
@@ -87,6 +92,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     add_data_options(p)
     p.add_argument("--out", type=Path, default=None, help="with --attack: also save the adversarial file here")
     p.add_argument("--eval-batch-size", type=int, default=256, help="batch size for predictions")
+    p.add_argument("--backend", default="torch", choices=["lava-sim", "loihi2", "onnx", "torch"],
+                   help="where predictions run (see `snnsec deploy` and docs/deployment.md)")
+    p.add_argument("--precision", default="fixed", choices=["fixed", "float"], help="lava-sim: fixed or floating point")
     add_common_options(p)
     p.set_defaults(func=evaluate_command)
     return p
