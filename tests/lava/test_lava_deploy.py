@@ -146,3 +146,15 @@ def test_sigint_stops_deploy_cleanly_and_leaves_no_lava_workers(tmp_path):
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert not leftover, f"Lava workers left behind: {leftover}"
+
+
+def test_evaluate_with_the_lava_backend_reports_what_torch_reports_in_float(tmp_path, capsys):
+    path = save_model(tiny_vgg(encoder="direct", T=3, seed=4), tmp_path / "m.pt")
+    adv = _adv_file(tmp_path / "adv.pt", 8, seed=3)
+    reports = []
+    for extra in ([], ["--backend", "lava-sim", "--precision", "float"]):
+        assert main(["evaluate", "--model", str(path), "--adv", str(adv), "--json", *extra]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    torch_report, lava_report = reports
+    for key in ("clean_accuracy", "robust_accuracy", "asr"):
+        assert lava_report[key] == torch_report[key]
