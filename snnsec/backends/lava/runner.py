@@ -235,9 +235,9 @@ def _align_spikes(net: LavaNetwork, raw: list[np.ndarray], N: int) -> list[np.nd
     emits the spikes of input step k of sample j at time step j*T + k + 1 + d (buffer index
     j*T + k + d)."""
     T = net.T
-    out: list[np.ndarray | None] = [None] * (max(i for i, _, _ in net.spikes) + 2 if net.spikes else 1)
+    out: list[np.ndarray | None] = [None] * len(net.depths)
     for (index, _, shape), data in zip(net.spikes, raw):
-        depth = _depth_of(net, index)
+        depth = net.depths[index]
         seq = data[..., depth:depth + N * T]
         seq = np.moveaxis(seq, -1, 0).reshape((N, T) + data.shape[:-1])
         if len(shape) == 3:
@@ -246,5 +246,3 @@ def _align_spikes(net: LavaNetwork, raw: list[np.ndarray], N: int) -> list[np.nd
     return out
 
 
-def _depth_of(net: LavaNetwork, index: int) -> int:
-    return net.depths[index] if net.depths else index + 1
