@@ -13,6 +13,7 @@ Run: ``python benchmarks/stbp_vs_rga.py [--json] [--n 1000] [--eps 0.1 0.2 0.3]`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -31,11 +32,12 @@ def model_paths(models_dir: Path) -> dict[float, Path]:
     lif = models_dir / "vgg5-mnist5k-leak0.5.pt"
     if not lif.is_file():
         r = demo.DEMO_RECIPE
-        code = snnsec_main([
-            "train", "--arch", "vgg5", "--dataset", "mnist5k", "--T", str(demo.DEMO_MODEL["T"]), "--leak", "0.5",
-            "--epochs", str(r["epochs"]), "--batch-size", str(r["batch_size"]), "--optimizer", r["optimizer"],
-            "--lr", str(r["lr"]), "--seed", str(r["seed"]), "--out", str(lif), "--quiet",
-        ])
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is for the table / JSON only
+            code = snnsec_main([
+                "train", "--arch", "vgg5", "--dataset", "mnist5k", "--T", str(demo.DEMO_MODEL["T"]), "--leak", "0.5",
+                "--epochs", str(r["epochs"]), "--batch-size", str(r["batch_size"]), "--optimizer", r["optimizer"],
+                "--lr", str(r["lr"]), "--seed", str(r["seed"]), "--out", str(lif), "--quiet",
+            ])
         if code != 0:
             raise SystemExit(f"training the lambda=0.5 model failed with exit status {code}")
     return {1.0: Path(demo_path), 0.5: lif}

@@ -115,7 +115,12 @@ class PartialRun:
         atomic_torch_save({"index": index.clone(), "x_adv": x_adv.detach().cpu().contiguous()}, self.path(b))
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        discard_partial(self.folder)
+
+
+def discard_partial(folder: str | Path) -> None:
+    """Delete a run's partial folder (after its final file has been written)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def craft(
@@ -136,7 +141,8 @@ def craft(
         data: a Dataset of ``(x in the input domain, y)``.
         spec: the attack. n: samples (all if ``None``). batch_size: samples per batch.
         seed: base seed; batch ``b`` uses :func:`batch_seed` (``seed``, ``b``) for the attack's
-            generator and for the global RNG (Poisson encoders).
+            generator and for the global RNG (Poisson encoders); an encoder with its own generator
+            is reseeded with it.
         meta: stored in the result (see :func:`craft_meta`); with ``partial`` it is also the
             fingerprint that a resumed run must match.
         partial: folder for finished batches (resume); ``None`` keeps everything in memory.
@@ -166,6 +172,8 @@ def craft(
             resumed += 1
         else:
             s = batch_seed(seed, b)
+            if getattr(model.encoder, "generator", None) is not None:
+                model.encoder.reseed(s)  # a Poisson encoder with its own generator
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(s)
                 x_adv = attack(model, x, y, torch.Generator().manual_seed(s))

@@ -6,10 +6,15 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snnsec.cli.common import HelpFormatter, add_common_options, emit
 from snnsec.cli.train import add_data_options
+
+if TYPE_CHECKING:
+    from snnsec.attacks import AttackSpec
+    from snnsec.attacks.craft import CraftResult
+    from snnsec.models import SpikingModel
 
 log = logging.getLogger("snnsec")
 
@@ -46,7 +51,7 @@ def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> Non
     s.add_argument("--seed", type=int, default=0, help="base seed; batch b uses a seed derived from (seed, b)")
 
 
-def attack_spec(args: argparse.Namespace) -> Any:
+def attack_spec(args: argparse.Namespace) -> "AttackSpec":
     from snnsec.attacks import AttackSpec
 
     return AttackSpec(
@@ -56,7 +61,7 @@ def attack_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple[Any, Any, str, float]:
+def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["CraftResult", "SpikingModel", str, float]:
     """Load models and data, craft. Returns (CraftResult, target model, target SHA-256, seconds)."""
     from snnsec.attacks.craft import craft, craft_meta
     from snnsec.data import get_dataset
@@ -91,7 +96,7 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple[Any
 
 
 def craft_command(args: argparse.Namespace) -> int:
-    from snnsec.attacks.craft import PartialRun
+    from snnsec.attacks.craft import discard_partial
     from snnsec.attacks.store import save_adversarial
     from snnsec.errors import InputError
 
@@ -100,7 +105,7 @@ def craft_command(args: argparse.Namespace) -> int:
     partial = args.out.with_name(args.out.name + ".partial")
     result, _, _, seconds = craft_from_args(args, partial)
     save_adversarial(args.out, result.adv)
-    PartialRun(partial, {}).remove()
+    discard_partial(partial)
     adv = result.adv
     delta = (adv.x_adv - adv.x).abs().flatten(1).amax(1) if len(adv) else adv.x.new_zeros(0)
     out = {

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snnsec.cli.common import HelpFormatter, add_common_options, emit
 from snnsec.cli.craft import add_attack_options, craft_from_args
 from snnsec.cli.train import add_data_options
+
+if TYPE_CHECKING:
+    from snnsec.evaluation.robustness import Predictor
+    from snnsec.models import SpikingModel
 
 log = logging.getLogger("snnsec")
 
@@ -21,7 +25,7 @@ examples:
 """
 
 
-def make_predictor(model: Any, args: argparse.Namespace) -> Any:
+def make_predictor(model: "SpikingModel", args: argparse.Namespace) -> "Predictor":
     """Where predictions come from: the one place to add other backends (simulators, hardware)."""
     if getattr(args, "backend", "torch") != "torch":  # e.g. lava-sim: one Lava runtime per predict call
         from snnsec.backends.replay import BackendPredictor
