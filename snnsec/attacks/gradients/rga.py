@@ -100,8 +100,8 @@ def _slope_of(region: torch.Tensor, slopes: tuple[float, float], dtype: torch.dt
 def rga_rate(current: torch.Tensor, p: NeuronParameters, beta: float = 2.0, gamma: float = 0.2) -> torch.Tensor:
     """The relaxed R-I curve whose slope is :func:`rga_slope`: 0 below 0, 1 above beta*theta."""
     knee = (1.0 - p.leak) * p.theta
+    gamma, slope = rga_slopes(p, beta, gamma)
     first = gamma * current.clamp(0.0, knee)
-    slope = (1.0 - gamma * p.theta + gamma * p.theta * p.leak) / ((beta + p.leak - 1.0) * p.theta)
     second = slope * (current.clamp(knee, beta * p.theta) - knee)
     return torch.where(current <= 0, torch.zeros_like(current), first + second)
 
