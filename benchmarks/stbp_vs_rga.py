@@ -2,7 +2,7 @@
 
 The paper's main comparison (Table 2, Fig. 8) at small scale. Two vgg5 models (T = 4, hard reset,
 the demo recipe: 3 epochs of Adam) are trained if missing: the demo model (IF, lambda = 1.0) and
-the same recipe with ``--leak 0.5``. Each attack runs white box on the first ``--n`` test digits:
+the same recipe with ``--leak 0.5``. Each attack runs white box on ``--n`` test digits (all 1,000 by default):
 ``{stbp,rga}-{fgsm,pgd}``, PGD with alpha = eps/4, 5 steps and random start (the paper's ratio
 2/255 : 8/255), plus RGA with time extension 2x (§4.5) and a random-sign baseline of the same eps.
 ASR is the share of clean-correct digits that are misclassified after the attack.
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"ASR (%) on the first {args.n} MNIST-5k test digits; vgg5, T=4; PGD: alpha=eps/4, 5 steps, random start")
+    print(f"ASR (%) on {args.n} MNIST-5k test digits; vgg5, T=4; PGD: alpha=eps/4, 5 steps, random start")
     print("| λ | clean acc. | ε | random | STBP-FGSM | RGA-FGSM | RGA-FGSM TE2 | STBP-PGD | RGA-PGD | RGA-PGD TE2 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for leak in sorted({r["leak"] for r in rows}, reverse=True):

@@ -33,6 +33,19 @@ from snnsec.utils.progress import progress
 log = logging.getLogger(__name__)
 
 
+SAMPLE_SEED = 0
+
+
+def sample_indices(length: int, n: int | None = None) -> torch.Tensor:
+    """Positions of the ``n`` samples to attack in a split of ``length`` samples.
+
+    The first ``n`` of one fixed permutation (seed 0): the same samples for every run and every
+    ``--seed``, and a fair mix of classes even when a split is stored sorted by label.
+    """
+    total = length if n is None else min(int(n), length)
+    return torch.randperm(length, generator=torch.Generator().manual_seed(SAMPLE_SEED))[:total]
+
+
 def batch_seed(seed: int, batch: int) -> int:
     """A 63-bit seed for batch ``batch`` of a run seeded with ``seed`` (NumPy ``SeedSequence``)."""
     words = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(batch)]).generate_state(2, np.uint32)
@@ -134,12 +147,13 @@ def craft(
     meta: dict[str, Any] | None = None,
     partial: str | Path | None = None,
 ) -> CraftResult:
-    """Attack the first ``n`` samples of ``data`` with gradients of ``model``.
+    """Attack ``n`` samples of ``data`` with gradients of ``model``.
 
     Args:
         model: the model whose gradients are used (the target, or a substitute for black box).
         data: a Dataset of ``(x in the input domain, y)``.
-        spec: the attack. n: samples (all if ``None``). batch_size: samples per batch.
+        spec: the attack. n: samples (all if ``None``), chosen by :func:`sample_indices`.
+            batch_size: samples per batch.
         seed: base seed; batch ``b`` uses :func:`batch_seed` (``seed``, ``b``) for the attack's
             generator and for the global RNG (Poisson encoders); an encoder with its own generator
             is reseeded with it.
@@ -148,11 +162,13 @@ def craft(
         partial: folder for finished batches (resume); ``None`` keeps everything in memory.
 
     Returns:
-        A :class:`CraftResult` with the :class:`AdversarialSet` (``x``, ``x_adv``, ``y``, ``index``).
+        A :class:`CraftResult` with the :class:`AdversarialSet` (``x``, ``x_adv``, ``y``, and
+        ``index``, the samples' positions in ``data``).
     """
     if batch_size < 1:
         raise InputError(f"batch size must be positive, got {batch_size}")
-    total = len(data) if n is None else min(int(n), len(data))
+    order = sample_indices(len(data), n)
+    total = len(order)
     if total < 1:
         raise InputError(f"nothing to attack: n={n} with {len(data)} samples in the split")
     meta = dict(meta or {})
@@ -165,7 +181,7 @@ def craft(
     resumed = 0
     bar = progress(total=total, desc=spec.attack, unit="sample")
     for b in range(n_batches):
-        index = torch.arange(b * batch_size, min(total, (b + 1) * batch_size))
+        index = order[b * batch_size : (b + 1) * batch_size]
         x, y = _batch(data, index)
         x_adv = run.load(b, index) if run is not None else None
         if x_adv is not None:

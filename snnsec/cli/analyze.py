@@ -64,7 +64,7 @@ def _common(p: argparse.ArgumentParser, n_default: int | None) -> None:
     p.add_argument("--model", type=Path, required=True, help="model file (*.pt)")
     add_data_options(p)
     p.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
-    p.add_argument("--n", type=int, default=n_default, help="use the first N samples of the split")
+    p.add_argument("--n", type=int, default=n_default, help="use N samples of the split (the first N of a fixed permutation)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     add_common_options(p)

@@ -46,7 +46,7 @@ def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> Non
                    help="black box: craft on this separately trained model, evaluate on --model")
     s = p.add_argument_group("samples")
     s.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
-    s.add_argument("--n", type=int, default=None, help="attack the first N samples of the split (default: all)")
+    s.add_argument("--n", type=int, default=None, help="attack N samples of the split, the first N of a fixed permutation (default: all)")
     s.add_argument("--batch-size", type=int, default=64, help="samples per batch")
     s.add_argument("--seed", type=int, default=0, help="base seed; batch b uses a seed derived from (seed, b)")
 

@@ -40,10 +40,13 @@ class SpikeShuffle:
 
 
 def _samples(data: Dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    total = len(data) if n is None else min(int(n), len(data))
-    if total < 1:
+    """``n`` samples of ``data``, chosen as the attacks choose them (a fixed permutation)."""
+    from snnsec.attacks.craft import sample_indices
+
+    index = sample_indices(len(data), n)
+    if len(index) < 1:
         raise InputError(f"need at least one sample, got n={n} with {len(data)} in the split")
-    items = [data[i] for i in range(total)]
+    items = [data[int(i)] for i in index]
     return torch.stack([torch.as_tensor(i[0], dtype=torch.float32) for i in items]), torch.as_tensor([int(i[1]) for i in items])
 
 
@@ -86,7 +89,7 @@ class LayerSample:
 
 @torch.no_grad()
 def sample_rate_current(model: SpikingModel, data: Dataset, n: int | None = 64, batch_size: int = 64) -> list[LayerSample]:
-    """(Ī, r) of every neuron of every layer over the first ``n`` samples, in forward order."""
+    """(Ī, r) of every neuron of every layer over ``n`` samples, in forward order."""
     x, _ = _samples(data, n)
     names = {m: name for name, m in model.named_modules() if isinstance(m, LIF)}
     currents: dict[LIF, list[torch.Tensor]] = {}

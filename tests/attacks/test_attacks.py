@@ -85,8 +85,9 @@ def test_losses_increase_when_the_true_logit_drops() -> None:
 def test_mifgsm_accumulates_normalised_momentum() -> None:
     opt = MIFGSM(alpha=0.01, steps=2, decay=1.0)
     ball = LinfBall(1.0)
-    x = torch.zeros(1, 2)
-    x1, m1 = opt.step(*opt.init(x, ball, None)[:1], torch.tensor([[3.0, -1.0]]), torch.zeros(1, 2), ball)
+    x0, m0 = opt.init(torch.zeros(1, 2), ball, None)
+    assert torch.equal(m0, torch.zeros(1, 2))
+    x1, m1 = opt.step(x0, torch.tensor([[3.0, -1.0]]), m0, ball)
     assert torch.allclose(m1, torch.tensor([[1.5, -0.5]]))  # g / mean|g|
     x2, m2 = opt.step(x1, torch.tensor([[-100.0, 100.0]]), m1, ball)
     assert torch.allclose(m2, torch.tensor([[0.5, 0.5]]))  # one huge opposite step does not flip x
@@ -148,3 +149,37 @@ def test_attack_refuses_inputs_outside_the_domain(demo_model, digits) -> None:  
         AttackSpec("rga-fgsm", eps=EPS).build()(demo_model, (x - 0.5) / 0.25, y)
     with pytest.raises(InputError, match=r"expected input with shape \[B, 1, 28, 28\]"):
         AttackSpec("rga-fgsm", eps=EPS).build()(demo_model, x[:, :, :20], y)
+
+
+@pytest.mark.parametrize("gradient", ["stbp", "rga"])
+def test_event_frame_models_are_attacked_in_the_frame_domain(gradient: str) -> None:
+    from snnsec.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("vggdvs", num_classes=10, input_shape=(6, 2, 48, 48), T=6, encoder="frames", width=0.125).eval()
+    x = (torch.rand(2, 6, 2, 48, 48) < 0.1).float() * torch.rand(2, 6, 2, 48, 48)  # sparse frames
+    y = torch.tensor([1, 2])
+    x_adv = AttackSpec(f"{gradient}-pgd", eps="0.02", steps=2).build()(model, x, y, torch.Generator().manual_seed(0))
+    assert float((x_adv - x).abs().max()) <= 0.02 + 1e-6
+    assert float(x_adv.min()) >= 0.0 and float(x_adv.max()) <= 1.0
+    with pytest.raises(InputError, match="time extension needs a direct or poisson encoder"):
+        AttackSpec(f"{gradient}-fgsm", eps="0.02", te=2).build()(model, x, y)
+
+
+def test_poisson_models_get_straight_through_gradients_and_seeded_draws(mnist_test) -> None:
+    from snnsec.attacks.craft import craft
+    from snnsec.attacks.gradients import RGA
+    from snnsec.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("vgg5", num_classes=10, T=8, encoder="poisson").eval()
+    x, y = batch(mnist_test, 6)
+    est = RGA()
+    with est.applied(model):
+        grad = est.gradient(model, x, y, cross_entropy)
+    assert float(grad.abs().sum()) > 0  # the encoder passes the gradient straight through
+    spec = AttackSpec("rga-fgsm", eps="0.1")
+    a = craft(model, mnist_test, spec, n=12, batch_size=4, seed=1).adv.x_adv
+    b = craft(model, mnist_test, spec, n=12, batch_size=4, seed=1).adv.x_adv
+    c = craft(model, mnist_test, spec, n=12, batch_size=4, seed=2).adv.x_adv
+    assert torch.equal(a, b) and not torch.equal(a, c)  # draws come from per-batch seeds

@@ -14,8 +14,10 @@ import pytest
 import torch
 
 import snnsec
+from snnsec.attacks.craft import sample_indices
 from snnsec.attacks.store import load_adversarial
 from snnsec.cli.main import main
+from snnsec.data import get_dataset
 from snnsec.models import save_model
 from snnsec.utils.io import sha256_file
 
@@ -41,7 +43,10 @@ def test_craft_writes_adversarial_file_with_provenance(demo_model_path, tmp_path
     summary = json.loads(stdout)  # exactly one JSON object
     assert summary["n"] == 20 and summary["batches"] == 3 and summary["resumed_batches"] == 0
     adv = load_adversarial(out)
-    assert len(adv) == 20 and torch.equal(adv.index, torch.arange(20))
+    test = get_dataset("mnist5k").split("test")
+    assert len(adv) == 20 and torch.equal(adv.index, sample_indices(len(test), 20))
+    assert torch.equal(adv.y, test.y[adv.index]) and torch.equal(adv.x, test.x[adv.index])
+    assert len(adv.y.unique()) >= 5  # a mix of classes, although the split is sorted by label
     assert float((adv.x_adv - adv.x).abs().max()) <= 8 / 255 + 1e-6
     meta = adv.meta
     assert meta["eps"] == "8/255" and meta["attack"]["alpha"] == "2/255" and meta["attack"]["attack"] == "rga-pgd"
