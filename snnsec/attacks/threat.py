@@ -63,8 +63,21 @@ class LinfBall:
 
     def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The closest point of the ball ∩ domain to ``x_adv`` (``x`` is the clean input)."""
-        x_adv = torch.minimum(torch.maximum(x_adv, x - self.eps), x + self.eps)
+        lo, hi = self.bounds(x)
+        x_adv = torch.minimum(torch.maximum(x_adv, lo), hi)
         return x_adv.clamp(self.low, self.high)
+
+    def bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x - eps`` and ``x + eps`` in ``x``'s dtype, rounded towards ``x``.
+
+        Computed in float64 and then rounded, the bounds can land half an ulp outside the ball;
+        those are stepped one ulp back, so ``|x_adv - x| <= eps`` holds exactly (in real numbers).
+        """
+        x64 = x.double()
+        lo, hi = (x64 - self.eps).to(x.dtype), (x64 + self.eps).to(x.dtype)
+        lo = torch.where(x64 - lo.double() > self.eps, torch.nextafter(lo, x), lo)
+        hi = torch.where(hi.double() - x64 > self.eps, torch.nextafter(hi, x), hi)
+        return lo, hi
 
     def random_point(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Uniform noise in the ε-box around ``x`` (not yet projected onto the domain)."""

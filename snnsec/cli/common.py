@@ -30,7 +30,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the hand-written layout of descriptions and shows every default."""
+    """Keeps the hand-written layout of descriptions and shows every default that says something."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

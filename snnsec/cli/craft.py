@@ -107,7 +107,7 @@ def craft_command(args: argparse.Namespace) -> int:
     save_adversarial(args.out, result.adv)
     discard_partial(partial)
     adv = result.adv
-    delta = (adv.x_adv - adv.x).abs().flatten(1).amax(1) if len(adv) else adv.x.new_zeros(0)
+    delta = (adv.x_adv.double() - adv.x.double()).abs().flatten(1).amax(1) if len(adv) else adv.x.new_zeros(0)
     out = {
         "out": str(args.out),
         "attack": args.attack,

@@ -15,6 +15,7 @@ from snnsec.evaluation.robustness import ModelPredictor
 from .helpers import batch
 
 EPS = "0.1"
+EPS_VALUE = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,8 @@ def test_every_attack_stays_in_the_eps_ball_and_the_domain(gradient: str, optimi
     spec = AttackSpec(f"{gradient}-{optimizer}", eps=EPS, steps=2 if optimizer != "fgsm" else None)
     x_adv = spec.build()(demo_model, x, y, torch.Generator().manual_seed(0))
     assert x_adv.shape == x.shape and not x_adv.requires_grad
-    delta = (x_adv - x).abs()
-    assert float(delta.max()) <= 0.1 + 1e-6  # float32 rounding of x + eps
+    delta = (x_adv.double() - x.double()).abs()
+    assert float(delta.max()) <= EPS_VALUE  # exactly, despite float32 rounding of x + eps
     assert float(x_adv.min()) >= 0.0 and float(x_adv.max()) <= 1.0
     assert float(delta.max()) > 0.05  # it did move: the check above is not about a no-op
 
@@ -183,3 +184,17 @@ def test_poisson_models_get_straight_through_gradients_and_seeded_draws(mnist_te
     b = craft(model, mnist_test, spec, n=12, batch_size=4, seed=1).adv.x_adv
     c = craft(model, mnist_test, spec, n=12, batch_size=4, seed=2).adv.x_adv
     assert torch.equal(a, b) and not torch.equal(a, c)  # draws come from per-batch seeds
+
+
+def test_projection_is_exact_where_float32_rounding_would_overshoot() -> None:
+    from snnsec.attacks.threat import LinfBall
+
+    x = torch.rand(10000, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2  # the domain never binds
+    for eps in (0.1, 0.15, 8 / 255):
+        naive = torch.minimum(torch.maximum(x + 1.0, x - eps), x + eps)
+        assert ((naive.double() - x.double()).abs() > eps).any()  # the rounding problem is real
+        ball = LinfBall(eps)
+        for push in (1.0, -1.0):
+            x_adv = ball.project(x + push, x)
+            assert float((x_adv.double() - x.double()).abs().max()) <= eps
+            assert float((x_adv.double() - x.double()).abs().min()) > eps - 1e-7
