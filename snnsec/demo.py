@@ -1,4 +1,15 @@
-"""The main job on embedded data: train (or reuse) a small SNN on MNIST-5k and report it."""
+"""The main job on embedded data: train -> attack -> deploy on Lava -> transfer report.
+
+1. Train a small spiking VGG (vgg5, T=4, IF neurons) on the 4,000 MNIST-5k training digits, or
+   reuse the copy cached under the user cache directory.
+2. Craft STBP and RGA attacks (FGSM and PGD) on 100 held-out digits.
+3. Replay clean and adversarial digits on Lava's CPU simulator in bit-accurate Loihi 2 fixed
+   point, all through one runtime.
+4. Print a transfer table and write ``report.md``, ``report.json`` and ``transfer.png``.
+
+Every stage resumes: the model and each adversarial file are reused when they match the
+configuration, and an interrupted attack continues from its finished batches.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,9 @@ log = logging.getLogger(__name__)
 
 DEMO_MODEL = {"arch": "vgg5", "T": 4, "leak": 1.0, "reset": "hard", "width": 1.0}
 DEMO_RECIPE = {"epochs": 3, "batch_size": 64, "optimizer": "adam", "lr": 2e-3, "seed": 0}
+DEMO_ATTACKS = ("stbp-fgsm", "rga-fgsm", "stbp-pgd", "rga-pgd")
+DEMO_EPS = "0.2"  # L-inf budget on [0, 1] pixels; PGD: alpha = eps/4, 5 steps, random start
+DEMO_N = 100
 
 
 def cache_dir() -> Path:
@@ -61,14 +75,79 @@ def demo_model(retrain: bool = False) -> tuple[Path, bool]:
     return path, True
 
 
-def run_demo(retrain: bool = False) -> dict[str, Any]:
+def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tuple[str, ...]) -> dict[str, Any]:
+    """Craft (or reuse) one adversarial file per attack in ``out_dir``; returns name -> AdversarialSet."""
+    from snnsec.attacks import AttackSpec, load_adversarial, save_adversarial
+    from snnsec.attacks.craft import craft, craft_meta, discard_partial
+    from snnsec.data import get_dataset
+    from snnsec.errors import InputError
     from snnsec.models import load_model
+    from snnsec.utils.io import sha256_file
 
+    model = load_model(model_path)
+    sha = sha256_file(model_path)
+    data = get_dataset("mnist5k").split("test")
+    sets = {}
+    for name in attacks:
+        spec = AttackSpec(name, eps=eps)
+        meta = craft_meta(spec, model, sha, dataset="mnist5k", split="test", n=n, batch_size=50, seed=0)
+        path = out_dir / f"adv-{name}.pt"
+        if path.is_file():
+            try:
+                adv = load_adversarial(path)
+                if adv.meta == meta:
+                    log.info("reusing %s", path)
+                    sets[name] = adv
+                    continue
+            except InputError as exc:
+                log.warning("ignoring %s (%s)", path, exc)
+        partial = path.with_name(path.name + ".partial")
+        result = craft(model, data, spec, n=n, batch_size=50, seed=0, meta=meta, partial=partial)
+        save_adversarial(path, result.adv)
+        discard_partial(partial)
+        sets[name] = result.adv
+    return sets
+
+
+def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo", n: int = DEMO_N,
+             eps: str = DEMO_EPS, precision: str = "fixed", attacks: tuple[str, ...] = DEMO_ATTACKS) -> dict[str, Any]:
+    """Run the whole chain; returns the report (also written to ``out_dir``)."""
+    from snnsec.backends.replay import compare_backends
+    from snnsec.evaluation import transfer_report
+    from snnsec.models import load_model
+    from snnsec.utils.io import atomic_write_json, atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     path, trained = demo_model(retrain)
     model = load_model(path)
-    acc = model.meta.test_accuracy
-    summary = (
-        f"vgg5 SNN (T={model.T}, IF neurons) on MNIST-5k: clean test accuracy {acc:.4f} on 1,000 digits\n"
-        f"model: {path} ({'trained now' if trained else 'reused from cache'})"
+    sets = demo_attacks(path, out, n, eps, attacks)
+    first = next(iter(sets.values()))
+    report = compare_backends(model, first.x, first.y, {k: v.x_adv for k, v in sets.items()},
+                              backend="lava-sim", precision=precision)
+    for name in report["attacks"]:
+        report["attacks"][name]["eps"] = eps
+    report.update({
+        "model": str(path),
+        "trained_now": trained,
+        "model_test_accuracy_1000": model.meta.test_accuracy,
+        "precision": precision,
+        "dataset": "mnist5k (test split, fixed permutation)",
+        "attack_settings": {"eps": eps, "pgd": "alpha = eps/4, 5 steps, random start", "loss": "cross-entropy"},
+    })
+    title = f"snnsec demo: do PyTorch attacks transfer to Lava ({precision} point)?"
+    preamble = (f"Model: vgg5 SNN (T={model.T}, IF neurons, hard reset) trained with STBP on MNIST-5k; "
+                f"test accuracy {model.meta.test_accuracy:.4f} on 1,000 digits. Attacks: L-inf eps = {eps} on "
+                f"[0, 1] pixels, crafted in PyTorch on {len(first)} test digits, replayed on Lava's CPU simulator "
+                f"({'bit-accurate Loihi 2 fixed point' if precision == 'fixed' else 'floating point'}).\n\n"
+                "![ASR in PyTorch and on Lava](transfer.png)")
+    atomic_write_json(out / "report.json", report)
+    atomic_write_text(out / "report.md", transfer_report.markdown(report, title, preamble))
+    transfer_report.plot(report, out / "transfer.png", f"vgg5 / MNIST-5k, eps={eps}: PyTorch vs lava-sim ({precision})")
+    report["summary"] = (
+        f"vgg5 SNN (T={model.T}) on MNIST-5k: clean test accuracy {model.meta.test_accuracy:.4f} on 1,000 digits "
+        f"({'trained now' if trained else 'model reused from cache'})\n\n"
+        + transfer_report.text_table(report)
+        + f"\n\nreport: {out / 'report.md'} (and report.json, transfer.png)"
     )
-    return {"model": str(path), "trained_now": trained, "clean_accuracy": acc, "summary": summary}
+    return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -44,29 +45,32 @@ def attack_success_rate(clean_pred: np.ndarray, adv_pred: np.ndarray, labels: np
     return float(np.mean(adv_pred[correct] != labels[correct]))
 
 
-def deploy_report(
+def compare_backends(
     model: SpikingModel,
     x: torch.Tensor,
     y: torch.Tensor,
+    adversarial: Mapping[str, torch.Tensor] | None = None,
     backend: str = "lava-sim",
-    x_adv: torch.Tensor | None = None,
     seed: int = 0,
     **options: Any,
 ) -> dict[str, Any]:
-    """Compare ``backend`` with torch on clean inputs ``x`` (and adversarial ``x_adv``).
+    """Compare ``backend`` with torch on clean inputs ``x`` and any number of adversarial sets.
 
-    Clean and adversarial inputs go through the backend in one run. Returns a JSON-ready dict
-    with ``n``, ``clean_accuracy``, ``torch_clean_accuracy``, ``agreement`` and, with ``x_adv``,
-    ``asr_backend``, ``asr_torch``, ``transfer_ratio`` (= asr_backend / asr_torch) and
-    ``adv_agreement``.
+    All inputs (clean, then each adversarial set) go through the backend in ONE run, e.g. one
+    Lava runtime. Returns ``n``, ``clean_accuracy``, ``torch_clean_accuracy``, ``agreement``,
+    and per adversarial set (``attacks[name]``): ``asr_backend``, ``asr_torch``,
+    ``transfer_ratio`` (= asr_backend / asr_torch), ``adv_agreement``, ``adv_accuracy``,
+    ``torch_adv_accuracy``.
     """
+    adversarial = dict(adversarial or {})
     n = len(y)
     if n == 0:
         raise InputError("no samples to deploy (n = 0)")
-    if len(x) != n or (x_adv is not None and x_adv.shape != x.shape):
-        raise InputError(f"x, y and x_adv must match: got {list(x.shape)}, {n} labels, "
-                         f"{None if x_adv is None else list(x_adv.shape)}")
-    both = x if x_adv is None else torch.cat([x, x_adv])
+    for name, x_adv in adversarial.items():
+        if len(x) != n or x_adv.shape != x.shape:
+            raise InputError(f"x, y and the adversarial set {name!r} must match: got {list(x.shape)}, "
+                             f"{n} labels, {list(x_adv.shape)}")
+    both = torch.cat([x, *adversarial.values()])
     start = time.perf_counter()
     ref = backend_predict(model, both, "torch", seed=seed)
     target = backend_predict(model, both, backend, seed=seed, **options)
@@ -78,21 +82,39 @@ def deploy_report(
         "clean_accuracy": float(np.mean(clean_b == labels)),
         "torch_clean_accuracy": float(np.mean(clean_t == labels)),
         "agreement": float(np.mean(clean_b == clean_t)),
+        "attacks": {},
     }
-    if x_adv is not None:
-        adv_t, adv_b = ref.labels[n:], target.labels[n:]
+    for k, name in enumerate(adversarial, start=1):
+        adv_t, adv_b = ref.labels[k * n:(k + 1) * n], target.labels[k * n:(k + 1) * n]
         asr_b = attack_success_rate(clean_b, adv_b, labels)
         asr_t = attack_success_rate(clean_t, adv_t, labels)
-        report.update({
+        report["attacks"][name] = {
             "adv_accuracy": float(np.mean(adv_b == labels)),
             "torch_adv_accuracy": float(np.mean(adv_t == labels)),
             "adv_agreement": float(np.mean(adv_b == adv_t)),
             "asr_backend": asr_b,
             "asr_torch": asr_t,
             "transfer_ratio": asr_b / asr_t if asr_t and np.isfinite(asr_t) and np.isfinite(asr_b) else float("nan"),
-        })
+        }
     report["seconds"] = round(time.perf_counter() - start, 2)
     report["backend_info"] = target.info
+    return report
+
+
+def deploy_report(
+    model: SpikingModel,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    backend: str = "lava-sim",
+    x_adv: torch.Tensor | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> dict[str, Any]:
+    """What ``snnsec deploy`` prints: :func:`compare_backends` with at most one adversarial set,
+    its figures (``asr_backend``, ``asr_torch``, ``transfer_ratio``, ...) at the top level."""
+    report = compare_backends(model, x, y, {"adv": x_adv} if x_adv is not None else None, backend, seed, **options)
+    attacks = report.pop("attacks")
+    report.update(attacks.get("adv", {}))
     return report
 
 
