@@ -25,25 +25,13 @@ from torch.utils.data import Dataset
 from snnsec.attacks.attack import AttackSpec
 from snnsec.attacks.store import AdversarialSet
 from snnsec.attacks.threat import input_domain
+from snnsec.data.base import sample_indices, stack_samples
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 from snnsec.utils.io import atomic_torch_save, atomic_write_json
 from snnsec.utils.progress import progress
 
 log = logging.getLogger(__name__)
-
-
-SAMPLE_SEED = 0
-
-
-def sample_indices(length: int, n: int | None = None) -> torch.Tensor:
-    """Positions of the ``n`` samples to attack in a split of ``length`` samples.
-
-    The first ``n`` of one fixed permutation (seed 0): the same samples for every run and every
-    ``--seed``, and a fair mix of classes even when a split is stored sorted by label.
-    """
-    total = length if n is None else min(int(n), length)
-    return torch.randperm(length, generator=torch.Generator().manual_seed(SAMPLE_SEED))[:total]
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -182,7 +170,7 @@ def craft(
     bar = progress(total=total, desc=spec.attack, unit="sample")
     for b in range(n_batches):
         index = order[b * batch_size : (b + 1) * batch_size]
-        x, y = _batch(data, index)
+        x, y = stack_samples(data, index)
         x_adv = run.load(b, index) if run is not None else None
         if x_adv is not None:
             resumed += 1
@@ -205,10 +193,3 @@ def craft(
         log.info("resumed %d of %d batches from %s", resumed, n_batches, run.folder if run else "")
     adv = AdversarialSet(torch.cat(xs), torch.cat(advs), torch.cat(ys), torch.cat(idxs), meta)
     return CraftResult(adv.validate(), n_batches, resumed)
-
-
-def _batch(data: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    items = [data[int(i)] for i in index]
-    x = torch.stack([torch.as_tensor(item[0], dtype=torch.float32) for item in items])
-    y = torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
-    return x, y

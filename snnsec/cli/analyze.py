@@ -17,13 +17,14 @@ examples:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from snnsec.data import get_dataset
+    from snnsec.data import dataset_for_model
     from snnsec.errors import InputError
     from snnsec.models import load_model
 
     if args.n is not None and args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
-    return load_model(args.model), get_dataset(args.dataset, args.data_dir).split(args.split)
+    model = load_model(args.model)
+    return model, dataset_for_model(model.meta, args.dataset, args.data_dir).split(args.split)
 
 
 def shuffle_command(args: argparse.Namespace) -> int:
@@ -62,7 +63,7 @@ def ri_curve_command(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser, n_default: int | None) -> None:
     p.add_argument("--model", type=Path, required=True, help="model file (*.pt)")
-    add_data_options(p)
+    add_data_options(p, default=None)
     p.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
     p.add_argument("--n", type=int, default=n_default, help="use N samples of the split (the first N of a fixed permutation)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch")

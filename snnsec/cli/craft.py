@@ -20,6 +20,7 @@ log = logging.getLogger("snnsec")
 
 EXAMPLES = """
 examples:
+  snnsec craft --model vgg11.pt --attack rga-pgd          # eps 8/255 on CIFAR, writes adv-rga-pgd.pt
   snnsec craft --model m.pt --attack rga-pgd --eps 8/255 --alpha 2/255 --steps 5 --n 1000 --out adv.pt
   snnsec craft --model m.pt --attack rga-fgsm --eps 0.1 --te 2 --out adv_te2.pt --json
   snnsec craft --model target.pt --substitute other.pt --attack stbp-fgsm --eps 0.1 --out bb.pt
@@ -32,7 +33,9 @@ def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> Non
 
     g = p.add_argument_group("attack")
     g.add_argument("--attack", required=required, metavar="NAME", help="one of: " + ", ".join(attack_names()))
-    g.add_argument("--eps", required=required, help="L-inf budget in input units, a number or a fraction such as 8/255")
+    g.add_argument("--eps", default=None,
+                   help="L-inf budget in input units, a number or a fraction such as 8/255 (default: the "
+                        "dataset's convention: 8/255 for CIFAR, 0.02 for DVS frames, 0.2 for MNIST-5k)")
     g.add_argument("--alpha", default=None, help="step size of iterative attacks (default: eps/4)")
     g.add_argument("--steps", type=int, default=None, help="gradient steps of iterative attacks (default: 5)")
     g.add_argument("--random-start", action=argparse.BooleanOptionalAction, default=None,
@@ -64,14 +67,18 @@ def attack_spec(args: argparse.Namespace) -> "AttackSpec":
 def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["CraftResult", "SpikingModel", str, float]:
     """Load models and data, craft. Returns (CraftResult, target model, target SHA-256, seconds)."""
     from snnsec.attacks.craft import craft, craft_meta
-    from snnsec.data import get_dataset
+    from snnsec.data import dataset_for_model
     from snnsec.errors import InputError
     from snnsec.models import load_model
     from snnsec.utils.io import sha256_file
 
-    spec = attack_spec(args)
-    spec.build()  # reject bad names and options before loading anything
     target = load_model(args.model)
+    dataset = dataset_for_model(target.meta, args.dataset, args.data_dir)
+    if args.eps is None:
+        args.eps = dataset.default_eps
+        log.info("eps %s (the convention for %s; set it with --eps)", args.eps, dataset.name)
+    spec = attack_spec(args)
+    spec.build()  # reject bad names and options before crafting anything
     target_sha = sha256_file(args.model)
     source, source_sha = None, None
     if args.substitute is not None:
@@ -82,13 +89,13 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
                 f"substitute {args.substitute} takes {source.meta.input_shape} -> {source.meta.num_classes} classes "
                 f"but the target takes {target.meta.input_shape} -> {target.meta.num_classes}"
             )
-    data = get_dataset(args.dataset, args.data_dir).split(args.split)
+    data = dataset.split(args.split)
     if args.n is not None and args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
     n = len(data) if args.n is None else min(args.n, len(data))
-    if target.meta.dataset and target.meta.dataset != args.dataset:
-        log.warning("model was trained on %s but the attack uses %s", target.meta.dataset, args.dataset)
-    meta = craft_meta(spec, target, target_sha, source, source_sha, dataset=args.dataset, split=args.split,
+    if target.meta.dataset and target.meta.dataset != dataset.name:
+        log.warning("model was trained on %s but the attack uses %s", target.meta.dataset, dataset.name)
+    meta = craft_meta(spec, target, target_sha, source, source_sha, dataset=dataset.name, split=args.split,
                       n=n, batch_size=args.batch_size, seed=args.seed)
     start = time.perf_counter()
     result = craft(source or target, data, spec, n=n, batch_size=args.batch_size, seed=args.seed, meta=meta, partial=partial)
@@ -100,6 +107,8 @@ def craft_command(args: argparse.Namespace) -> int:
     from snnsec.attacks.store import save_adversarial
     from snnsec.errors import InputError
 
+    if args.out is None:
+        args.out = Path(f"adv-{args.attack}.pt")
     if args.out.suffix != ".pt":
         raise InputError(f"--out must name a *.pt file, got {args.out}")
     partial = args.out.with_name(args.out.name + ".partial")
@@ -141,8 +150,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     )
     p.add_argument("--model", type=Path, required=True, help="model file to attack (*.pt from `snnsec train`)")
     add_attack_options(p)
-    add_data_options(p)
-    p.add_argument("--out", type=Path, required=True, help="adversarial file to write (*.pt)")
+    add_data_options(p, default=None)
+    p.add_argument("--out", type=Path, default=None, help="adversarial file to write (*.pt; default: adv-<attack>.pt)")
     add_common_options(p)
     p.set_defaults(func=craft_command)
     return p

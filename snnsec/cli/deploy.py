@@ -54,14 +54,11 @@ def deploy_command(args: argparse.Namespace) -> int:
         if list(x.shape[1:]) != list(model.meta.input_shape):
             raise InputError(f"{args.adv} holds inputs {list(x.shape[1:])} but the model expects {model.meta.input_shape}")
     else:
-        from snnsec.data import get_dataset
+        from snnsec.data import dataset_for_model
+        from snnsec.data.base import sample_indices, stack_samples
 
-        name = args.dataset or model.meta.dataset
-        if name is None:
-            raise InputError("the model does not name its dataset; pass --dataset (or --adv)")
-        test = get_dataset(name, args.data_dir).split("test")
-        k = len(test) if args.n is None else min(args.n, len(test))
-        x, y = test.x[:k], test.y[:k]  # type: ignore[attr-defined]
+        test = dataset_for_model(model.meta, args.dataset, args.data_dir).split("test")
+        x, y = stack_samples(test, sample_indices(len(test), args.n))  # the samples craft --n attacks
     options: dict[str, Any] = {}
     if args.backend == "lava-sim":
         options = {"precision": args.precision, "builder": args.builder, "input_scale": args.input_scale}

@@ -45,7 +45,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from snnsec.utils.io import sha256_file
 
     if (args.adv is None) == (args.attack is None):
-        raise InputError("pass either --adv FILE (evaluate saved examples) or --attack NAME --eps E (craft now)")
+        raise InputError("pass either --adv FILE (evaluate saved examples) or --attack NAME (craft now)")
     if args.adv is not None:
         model = load_model(args.model)
         sha = sha256_file(args.model)
@@ -55,8 +55,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
         if adv.meta.get("model_sha256") not in (None, sha):
             log.warning("%s was crafted for another model file; reporting transfer to %s", args.adv, args.model)
     else:
-        if args.eps is None:
-            raise InputError("--attack needs --eps (e.g. --eps 8/255)")
         result, model, sha, _ = craft_from_args(args, partial=None)
         adv = result.adv
         if args.out is not None:
@@ -93,7 +91,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--model", type=Path, required=True, help="model file to evaluate (the target)")
     p.add_argument("--adv", type=Path, default=None, help="adversarial file written by `snnsec craft`")
     add_attack_options(p, required=False)
-    add_data_options(p)
+    add_data_options(p, default=None)
     p.add_argument("--out", type=Path, default=None, help="with --attack: also save the adversarial file here")
     p.add_argument("--eval-batch-size", type=int, default=256, help="batch size for predictions")
     p.add_argument("--backend", default="torch", choices=["lava-sim", "loihi2", "onnx", "torch"],

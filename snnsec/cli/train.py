@@ -43,11 +43,14 @@ def add_model_options(p: argparse.ArgumentParser, T_default: int | None = 4) -> 
     g.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
 
 
-def add_data_options(p: argparse.ArgumentParser, default: str = "mnist5k") -> None:
+def add_data_options(p: argparse.ArgumentParser, default: str | None = "mnist5k") -> None:
+    """``--dataset`` and ``--data-dir``; ``default=None`` means the dataset the model was trained on."""
     from snnsec.data import DATASETS
 
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=default, help=f"one of: {', '.join(sorted(DATASETS))}")
+    names = ", ".join(sorted(DATASETS))
+    g.add_argument("--dataset", default=default,
+                   help=f"one of: {names}" + ("" if default else " (default: the dataset the model was trained on)"))
     g.add_argument("--data-dir", type=Path, default=None, help="folder holding the dataset files (not needed for mnist5k)")
 
 

@@ -4,6 +4,20 @@ from snnsec.data import cifar  # noqa: F401  (registers cifar10, cifar100, cifar
 from snnsec.data import cifar10dvs  # noqa: F401  (registers cifar10-dvs)
 from snnsec.data import dvs_mnist5k  # noqa: F401  (registers dvs-mnist5k)
 from snnsec.data import mnist5k  # noqa: F401  (registers the dataset)
-from snnsec.data.base import DATASETS, SNNDataset, TensorSamples, get_dataset, register_dataset
+from snnsec.data.base import (
+    DATASETS,
+    SNNDataset,
+    TensorSamples,
+    dataset_for_model,
+    get_dataset,
+    register_dataset,
+)
 
-__all__ = ["DATASETS", "SNNDataset", "TensorSamples", "get_dataset", "register_dataset"]
+__all__ = [
+    "DATASETS",
+    "SNNDataset",
+    "TensorSamples",
+    "dataset_for_model",
+    "get_dataset",
+    "register_dataset",
+]

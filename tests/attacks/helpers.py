@@ -32,7 +32,7 @@ def make_active(model: SpikingModel, x: torch.Tensor, quantile: float = 0.7, sca
 
 def batch(data, n: int) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
     """The ``n`` samples an ``snnsec craft --n n`` would attack (all classes: the split is sorted)."""
-    from snnsec.attacks.craft import sample_indices
+    from snnsec.data.base import sample_indices
 
     items = [data[int(i)] for i in sample_indices(len(data), n)]
     return torch.stack([i[0] for i in items]), torch.as_tensor([int(i[1]) for i in items])

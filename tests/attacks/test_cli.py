@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import snnsec
-from snnsec.attacks.craft import sample_indices
 from snnsec.attacks.store import load_adversarial
 from snnsec.cli.main import main
 from snnsec.data import get_dataset
+from snnsec.data.base import sample_indices
 from snnsec.models import save_model
 from snnsec.utils.io import sha256_file
 
@@ -53,6 +53,17 @@ def test_craft_writes_adversarial_file_with_provenance(demo_model_path, tmp_path
     assert meta["model_sha256"] == sha256_file(demo_model_path) and meta["black_box"] is False
     assert meta["seed"] == 3 and meta["snnsec_version"] == snnsec.__version__ and meta["dataset"] == "mnist5k"
     assert not out.with_name("adv.pt.partial").exists()
+
+
+def test_craft_as_the_user_types_it_uses_the_models_dataset_and_its_eps(demo_model_path, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run(["craft", "--model", str(demo_model_path), "--attack", "rga-fgsm", "--n", "6", "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["out"] == "adv-rga-fgsm.pt" and summary["eps"] == "0.2"  # MNIST-5k's convention
+    adv = load_adversarial(tmp_path / "adv-rga-fgsm.pt")
+    assert adv.meta["dataset"] == "mnist5k" and len(adv) == 6
+    assert float((adv.x_adv.double() - adv.x.double()).abs().max()) <= 0.2
 
 
 def test_evaluate_adv_reports_accuracy_asr_and_classes(demo_model_path, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
