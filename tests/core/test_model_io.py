@@ -55,6 +55,7 @@ def test_malicious_model_file_is_refused_and_runs_no_code(tmp_path: Path) -> Non
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_plain_pickle_with_reduce_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "legacy.pt"
