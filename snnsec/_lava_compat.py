@@ -20,6 +20,7 @@ Lava's runtime forks its workers, so they inherit the patched modules.
 from __future__ import annotations
 
 import importlib.abc
+import logging
 import importlib.machinery
 import re
 import sys
@@ -54,7 +55,11 @@ class _PatchingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         source = self.get_data(self.path).decode("utf-8")
         for pattern, replacement in _PATCHES[fullname]:
-            source = pattern.sub(replacement, source)
+            source, count = pattern.subn(replacement, source)
+            if count == 0:  # another Lava release: say so instead of failing mysteriously later
+                logging.getLogger(__name__).warning(
+                    "snnsec's Lava patch for %s did not apply (pattern %r not found); "
+                    "snnsec is tested with lava-nc 0.10.0 and lava-dl 0.6.0", fullname, pattern.pattern)
         return compile(source, self.path, "exec", dont_inherit=True)
 
 
