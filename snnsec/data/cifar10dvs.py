@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from snnsec.data.base import SNNDataset, register_dataset
+from snnsec.data.base import SNNDataset, register_dataset, stratified_split
 from snnsec.data.frames import FrameCache, FrameSpec, LazyFrameSamples
 from snnsec.data.notfound import DatasetNotFound
 from snnsec.errors import InputError
@@ -82,18 +82,6 @@ def _offline_reader_class() -> type:
         raise InputError(f"CIFAR10-DVS: tonic wanted to download into {self.location_on_system}; snnsec never downloads")
 
     return type(FOLDER, (tonic.datasets.CIFAR10DVS,), {"download": download})
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, test): per class, a ``seed``-permuted ``fraction`` goes to test."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = int(round(len(idx) * fraction))
-        test.append(idx[:n_test])
-        train.append(idx[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 @register_dataset

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from snnsec.data.base import SNNDataset, register_dataset
+from snnsec.data.base import SNNDataset, register_dataset, stratified_split
 from snnsec.data.frames import FrameSamples, FrameSpec
-from snnsec.data.mnist5k import SPLIT_SEED, TEST_PER_CLASS, _load_arrays, stratified_split
+from snnsec.data.mnist5k import SPLIT_SEED, TEST_FRACTION, _load_arrays
 from snnsec.errors import InputError
 from snnsec.utils.io import atomic_write
 
@@ -207,7 +207,7 @@ def generate_counts(spec: FrameSpec, seed: int, indices: np.ndarray, chunk: int 
 def split_indices(split: str) -> np.ndarray:
     """MNIST-5k indices of ``split`` (MNIST-5k's stratified 4,000 / 1,000 split)."""
     _, labels = _load_arrays()
-    train, test = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
+    train, test = stratified_split(labels, TEST_FRACTION, SPLIT_SEED)
     return train if split == "train" else test
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from snnsec.data.base import SNNDataset, TensorSamples, register_dataset
+from snnsec.data.base import SNNDataset, TensorSamples, register_dataset, stratified_split
 from snnsec.errors import InputError
 
 SPLIT_SEED = 0
-TEST_PER_CLASS = 100
+TEST_FRACTION = 0.2  # 100 of each class's 500 digits
 
 
 def mnist5k_path() -> Path:
@@ -43,17 +43,6 @@ def _load_arrays() -> tuple[np.ndarray, np.ndarray]:
     images = (data[:, :784] / 255.0).reshape(-1, 1, 28, 28).astype(np.float32)
     labels = data[:, 784].astype(np.int64)
     return images, labels
-
-
-def stratified_split(labels: np.ndarray, test_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, test): ``test_per_class`` test samples per class, chosen by ``seed``."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        test.append(idx[:test_per_class])
-        train.append(idx[test_per_class:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 @register_dataset
@@ -79,6 +68,6 @@ class MNIST5k(SNNDataset):
     def split(self, split: str) -> TensorSamples:
         self.check_split(split)
         images, labels = _load_arrays()
-        train, test = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
+        train, test = stratified_split(labels, TEST_FRACTION, SPLIT_SEED)
         idx = train if split == "train" else test
         return TensorSamples(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx]))

@@ -20,7 +20,8 @@ from tests.data.conftest import reference_counts
 
 def _file_of(ds, split: str, i: int) -> Path:
     """The recording behind sample ``i`` of ``split`` (recordings are indexed in path order)."""
-    from snnsec.data.cifar10dvs import TEST_FRACTION, stratified_split
+    from snnsec.data.base import stratified_split
+    from snnsec.data.cifar10dvs import TEST_FRACTION
 
     order, labels, _ = ds._index
     train, test = stratified_split(labels, TEST_FRACTION, ds.split_seed)

@@ -9,7 +9,8 @@ from tonic.io import events_struct
 
 from snnsec.data import dvs_mnist5k, get_dataset
 from snnsec.data.frames import FrameSpec
-from snnsec.data.mnist5k import SPLIT_SEED, TEST_PER_CLASS, _load_arrays, stratified_split
+from snnsec.data.base import stratified_split
+from snnsec.data.mnist5k import SPLIT_SEED, TEST_FRACTION, _load_arrays
 from tests.data.conftest import reference_counts
 
 
@@ -70,7 +71,7 @@ def test_dataset_split_labels_and_domain(dataset):
     assert len(test) == 1000
     assert ds.sample_shape() == (10, 2, 34, 34) and ds.default_encoder == "frames"
     _, labels = _load_arrays()
-    _, te = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
+    _, te = stratified_split(labels, TEST_FRACTION, SPLIT_SEED)
     assert torch.equal(test.labels, torch.from_numpy(labels[te]))  # MNIST-5k's split and labels
     x, y = test[17]
     assert x.dtype == torch.float32 and tuple(x.shape) == (10, 2, 34, 34) and int(y) == labels[te][17]
