@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snnsec.errors import InputError
+from snnsec.models.layouts import LAYOUT_VERSION, upgrade_layout
 from snnsec.neurons import NeuronParameters
 
 
@@ -32,6 +33,8 @@ class ModelMeta:
         recipe: training recipe (optimizer, lr, epochs, batch size, seed, ...).
         test_accuracy: clean test accuracy measured after training (fraction), if known.
         snnsec_version: version that wrote the file.
+        layout: version of the architectures' layer lists (:mod:`snnsec.models.layouts`); files
+            without it are layout 1 and load with the layer lists they were trained with.
     """
 
     arch: str
@@ -47,6 +50,7 @@ class ModelMeta:
     recipe: dict[str, Any] = field(default_factory=dict)
     test_accuracy: float | None = None
     snnsec_version: str = ""
+    layout: int = LAYOUT_VERSION
 
     @property
     def neuron_params(self) -> NeuronParameters:
@@ -60,6 +64,7 @@ class ModelMeta:
         if not isinstance(data, dict):
             raise InputError(f"model metadata must be a mapping, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
+        data = upgrade_layout(data)
         unknown = sorted(set(data) - names)
         if unknown:
             raise InputError(f"model metadata has unknown fields {unknown}; expected a subset of {sorted(names)}")
