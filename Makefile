@@ -16,6 +16,8 @@ $(STAMP): $(SETUP_INPUTS)
 	$(PIP) install -q -c constraints.txt -r requirements/base.txt
 	$(PIP) install -q -c constraints.txt --no-deps --ignore-requires-python -r requirements/nodeps.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@# Lava imports in any script of the venv: a .pth hook installs snnsec._lava_compat at startup.
+	$(PY) -m snnsec._lava_pth
 	@# lava-dl's wheel ships a top-level `tests` package (110 MB) that can shadow ours.
 	@rm -rf "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tests"
 	$(PY) -m snnsec env --check
