@@ -19,7 +19,10 @@ COMMANDS = {
     "craft": "Craft adversarial examples (STBP or RGA gradients; FGSM, PGD, BIM, MI-FGSM).",
     "evaluate": "Clean accuracy, robust accuracy and attack success rate on adversarial examples.",
     "analyze": "Rate-coding analyses: spike shuffle and R-I curve (paper §4.1).",
+    "import": "Import a model trained elsewhere: a NIR graph or a reference-code checkpoint.",
 }
+# command name -> module, where the name is a Python keyword
+MODULES = {"import": "import_cmd"}
 
 
 def build_parser() -> ArgumentParser:
@@ -37,7 +40,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"snnsec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name, summary in COMMANDS.items():
-        module = importlib.import_module(f"snnsec.cli.{name}")
+        module = importlib.import_module(f"snnsec.cli.{MODULES.get(name, name)}")
         module.add_parser(sub, name, summary)
     return parser
 
