@@ -1,6 +1,6 @@
 """Losses the attack maximises: ``loss(logits [B, classes], labels [B]) -> scalar``.
 
-Both are summed over the batch, so each sample's gradient does not depend on the batch size.
+All are summed over the batch, so each sample's gradient does not depend on the batch size.
 A new loss is one function plus one line in :data:`LOSSES`.
 """
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from snnsec.attacks.gradients.base import Loss
-from snnsec.errors import unknown_choice
+from snnsec.errors import InputError, unknown_choice
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -29,7 +29,29 @@ def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (others.amax(1) - true).sum()
 
 
-LOSSES: dict[str, Loss] = {"ce": cross_entropy, "margin": margin}
+def dlr(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""Difference of logits ratio (Croce & Hein, ICML 2020, Eq. 6), summed over the batch:
+
+    .. math:: \mathrm{DLR}(z, y) = -\frac{z_y - \max_{i \ne y} z_i}{z_{\pi_1} - z_{\pi_3} + 10^{-12}},
+
+    :math:`\pi` sorting the logits in decreasing order. The margin divided by the spread of the top
+    logits: invariant to shifting and rescaling the logits, so coarse or large SNN logits
+    (time averages of spike counts) do not make it saturate. Needs at least 3 classes.
+    """
+    if logits.shape[1] < 3:
+        raise InputError(f"the dlr loss needs at least 3 classes, got logits of shape {tuple(logits.shape)}")
+    top = logits.sort(dim=1, descending=True).values
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).amax(1)
+    return (-(true - others) / (top[:, 0] - top[:, 2] + 1e-12)).sum()
+
+
+def per_sample(loss: Loss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The value of a batch-summed ``loss`` for each sample, ``[B]`` (for optimizers that track it)."""
+    return torch.stack([loss(logits[i : i + 1], y[i : i + 1]) for i in range(logits.shape[0])])
+
+
+LOSSES: dict[str, Loss] = {"ce": cross_entropy, "margin": margin, "dlr": dlr}
 
 
 def get_loss(name: str) -> Loss:
