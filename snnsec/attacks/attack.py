@@ -77,8 +77,9 @@ class Attack:
         self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Adversarial version of ``x`` (detached, same shape) against ``model``'s gradients."""
-        if self.te > 1 and model.meta.encoder == "frames":
-            raise InputError("time extension needs a direct or poisson encoder; event frames have a fixed number of bins")
+        if self.te > 1 and not model.encoder.time_extensible:
+            raise InputError(f"time extension needs an encoder whose steps can be extended; the "
+                             f"{model.encoder.name} encoder has a fixed number of steps (te=1 expected, got {self.te})")
         model.check_input(x)
         ball = self.threat
         ball.check_clean(x)

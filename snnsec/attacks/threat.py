@@ -24,17 +24,9 @@ import torch
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 
-# encoder name -> (low, high) of its inputs; see the module docstring for why.
-DOMAINS: dict[str, tuple[float, float]] = {
-    "direct": (0.0, 1.0),
-    "poisson": (0.0, 1.0),
-    "frames": (0.0, 1.0),
-}
-
-
 def input_domain(model: SpikingModel) -> tuple[float, float]:
-    """``(low, high)`` of the inputs that ``model``'s encoder accepts."""
-    return DOMAINS.get(model.meta.encoder, (0.0, 1.0))
+    """``(low, high)`` of the inputs that ``model``'s encoder accepts (the encoder's ``domain``)."""
+    return tuple(model.encoder.domain)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

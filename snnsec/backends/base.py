@@ -13,7 +13,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 
 
@@ -45,23 +44,11 @@ class Backend(Protocol):
 def input_steps(model: SpikingModel, x: torch.Tensor, seed: int = 0) -> np.ndarray:
     """The T input steps ``[N, T, *step_shape]`` in [0, 1], before any normalisation.
 
-    Direct input repeats the image; Poisson draws Bernoulli spikes from ``seed`` (the same draws
-    as a :class:`~snnsec.encoders.PoissonEncoder` seeded with ``seed`` on the whole batch); event
-    frames are already steps.
+    The model's encoder draws them (:meth:`~snnsec.encoders.Encoder.host_steps`): direct input
+    repeats the image, Poisson draws Bernoulli spikes from ``seed``, event frames are already steps.
     """
     model.check_input(x)
-    x = x.detach().cpu().float()
-    T = int(model.T)
-    enc = model.meta.encoder
-    if enc == "direct":
-        return x.unsqueeze(1).expand(x.shape[0], T, *x.shape[1:]).numpy().copy()
-    if enc == "poisson":
-        gen = torch.Generator().manual_seed(int(seed))
-        p = x.clamp(0.0, 1.0).unsqueeze(0).expand(T, *x.shape)
-        return torch.bernoulli(p, generator=gen).transpose(0, 1).numpy().copy()
-    if enc == "frames":
-        return x.numpy().copy()
-    raise InputError(f"no backend input for encoder {enc!r}")
+    return model.encoder.host_steps(x, int(model.T), seed)
 
 
 def prediction(scores: np.ndarray, **info: Any) -> Prediction:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from snnsec.backends.base import Prediction, input_steps
-from snnsec.errors import InputError, SnnsecError
+from snnsec.errors import SnnsecError
 from snnsec.models.base import SpikingModel
 
 MISSING = ("the loihi2 backend needs Intel's lava-loihi extension (INRC members only), which is not "
@@ -28,7 +28,7 @@ class Loihi2Backend:
     """Runs the exported NetX network on a Loihi 2 board through lava-loihi.
 
     Untested in this repository (no board, no lava-loihi); it fails early with one line when
-    lava-loihi is missing. Soft-reset neurons need microcode and are refused.
+    lava-loihi is missing. Neurons without a NetX form (soft reset) are refused by the NetX export.
     """
 
     name = "loihi2"
@@ -39,8 +39,6 @@ class Loihi2Backend:
         from snnsec.backends.lava_sim import LavaSimBackend
 
         self.sim = LavaSimBackend(model, precision="fixed", builder="netx", **options)
-        if any(p.reset == "soft" for p in self.sim.fixed.populations):  # type: ignore[union-attr]
-            raise InputError("soft-reset neurons need a microcoded Loihi 2 neuron, which snnsec does not ship")
         self.model = model
 
     def predict(self, x: torch.Tensor, seed: int = 0) -> Prediction:

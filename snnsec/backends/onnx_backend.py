@@ -41,6 +41,6 @@ class OnnxBackend:
             out = []
             for i in range(0, len(steps), self.batch_size):
                 block = steps[i:i + self.batch_size]
-                feed = block[:, 0] if self.model.meta.encoder == "direct" else np.ascontiguousarray(np.swapaxes(block, 0, 1))
+                feed = block[:, 0] if self.model.encoder.static_steps else np.ascontiguousarray(np.swapaxes(block, 0, 1))
                 out.append(session.run(["logits"], {"x": feed})[0].astype(np.float64) * self.model.T)
         return prediction(np.concatenate(out) if out else np.zeros((0, self.model.meta.num_classes)), path=str(path))

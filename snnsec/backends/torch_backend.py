@@ -28,9 +28,7 @@ class TorchBackend:
         encoder = self.model.encoder
         scores = []
         for i in range(0, len(steps), self.batch_size):
-            seq = steps[i:i + self.batch_size].transpose(0, 1)  # [T, B, ...]
-            if self.model.meta.encoder == "direct":
-                seq = encoder.normalise(seq)
+            seq = encoder.from_host(steps[i:i + self.batch_size].transpose(0, 1))  # [T, B, ...]
             out, _ = self.model.run(seq)
             scores.append(out.double().sum(0))
         return prediction(torch.cat(scores).numpy() if scores else np.zeros((0, self.model.meta.num_classes)))

@@ -22,8 +22,9 @@ examples:
 
 
 def add_model_options(p: argparse.ArgumentParser, T_default: int | None = 4) -> None:
+    from snnsec.encoders import ENCODERS
     from snnsec.models import MODELS
-    from snnsec.neurons import RESETS, SURROGATES
+    from snnsec.neurons import NEURONS, SURROGATES
 
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="vgg5", choices=sorted(MODELS), help="architecture")
@@ -35,10 +36,11 @@ def add_model_options(p: argparse.ArgumentParser, T_default: int | None = 4) -> 
         g.add_argument("--T", type=int, default=T_default, help="simulation time steps")
     g.add_argument("--leak", type=float, default=1.0, help="membrane leak lambda in (0, 1]; 1.0 is IF")
     g.add_argument("--theta", type=float, default=1.0, help="firing threshold")
-    g.add_argument("--reset", default="hard", choices=RESETS, help="hard (to 0) or soft (subtract theta) reset")
+    g.add_argument("--reset", default="hard", choices=sorted(NEURONS),
+                   help="neuron type, named by its reset: " + "; ".join(f"{k}: {v.summary}" for k, v in sorted(NEURONS.items())))
     g.add_argument("--surrogate", default="triangle", choices=SURROGATES, help="STBP surrogate of ds/du")
     g.add_argument("--gamma", type=float, default=1.0, help="surrogate width (triangle gamma)")
-    g.add_argument("--encoder", default=None, choices=["direct", "poisson", "frames"],
+    g.add_argument("--encoder", default=None, choices=sorted(ENCODERS),
                    help="input encoding (default: direct for images, frames for event data)")
     g.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 
 from snnsec.encoders.base import Encoder
@@ -13,6 +16,7 @@ class FrameEncoder(Encoder):
 
     name = "frames"
     sample_ndim = 4
+    time_extensible = False  # a recording is binned into exactly T frames
 
     def encode(self, x: torch.Tensor, T: int) -> torch.Tensor:
         if x.dim() != 5:
@@ -28,3 +32,17 @@ class FrameEncoder(Encoder):
         if x.dim() != 5:
             raise InputError(f"expected event frames with shape [B, T, C, H, W], got {tuple(x.shape)}")
         return x.mean(dim=1).unsqueeze(0)
+
+    def host_steps(self, x: torch.Tensor, T: int, seed: int = 0) -> np.ndarray:
+        return x.detach().cpu().float().numpy().copy()
+
+    @classmethod
+    def check_input_shape(cls, shape: Sequence[int], T: int) -> None:
+        if len(shape) != 4:
+            raise InputError(f"the frames encoder needs input_shape [T, C, H, W], got {list(shape)}")
+        if shape[0] != T:
+            raise InputError(f"frames have {shape[0]} time bins but T={T}; they must agree")
+
+    @classmethod
+    def step_shape(cls, input_shape: Sequence[int]) -> tuple[int, ...]:
+        return tuple(int(v) for v in input_shape[1:])

@@ -8,6 +8,7 @@ Backward: the identity, :math:`\partial\,\mathrm{Poisson}(x)/\partial x \approx
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from snnsec.encoders.base import Encoder
@@ -23,6 +24,7 @@ class PoissonEncoder(Encoder):
 
     name = "poisson"
     spiking = True
+    stochastic = True
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__()
@@ -46,3 +48,8 @@ class PoissonEncoder(Encoder):
 
     def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
         return x.clamp(0.0, 1.0).unsqueeze(0)
+
+    def host_steps(self, x: torch.Tensor, T: int, seed: int = 0) -> np.ndarray:
+        gen = torch.Generator().manual_seed(int(seed))
+        p = x.detach().cpu().float().clamp(0.0, 1.0).unsqueeze(0).expand(T, *x.shape)
+        return torch.bernoulli(p, generator=gen).transpose(0, 1).numpy().copy()

@@ -20,11 +20,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from snnsec.attacks.gradients.base import overriding
-from snnsec.attacks.gradients.rga import RateRecorder, rga_rate, static_rate
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
-from snnsec.neurons import LIF, NeuronParameters, NeuronState
+from snnsec.neurons import LIF, NeuronModel, NeuronState, RateRecorder, overriding
 
 
 class SpikeShuffle:
@@ -81,7 +79,7 @@ class LayerSample:
     """Per-neuron (mean input current, rate) pairs of one layer, flattened over batch and units."""
 
     name: str
-    params: NeuronParameters
+    neuron: NeuronModel
     current: torch.Tensor
     rate: torch.Tensor
 
@@ -101,7 +99,7 @@ def sample_rate_current(model: SpikingModel, data: Dataset, n: int | None = 64, 
         for layer, acc in rec.layers.items():
             currents.setdefault(layer, []).append(acc.mean_current.flatten())
             rates.setdefault(layer, []).append(acc.rate.flatten())
-    return [LayerSample(names[m], m.p, torch.cat(currents[m]), torch.cat(rates[m])) for m in model.neurons() if m in currents]
+    return [LayerSample(names[m], m.neuron, torch.cat(currents[m]), torch.cat(rates[m])) for m in model.neurons() if m in currents]
 
 
 def ri_summary(samples: list[LayerSample], beta: float = 2.0, gamma: float = 0.2) -> list[dict[str, Any]]:
@@ -109,15 +107,15 @@ def ri_summary(samples: list[LayerSample], beta: float = 2.0, gamma: float = 0.2
     mean absolute error of the static curve (Eq. 18) and of RGA's relaxed curve against the data."""
     rows = []
     for s in samples:
-        inside = (s.current >= 0) & (s.current <= beta * s.params.theta)
+        inside = (s.current >= 0) & (s.current <= beta * s.neuron.theta)
         rows.append({
             "layer": s.name,
             "neurons": int(s.current.numel()),
             "mean_rate": float(s.rate.mean()),
             "silent": float((s.rate == 0).double().mean()),
             "rga_support": float(inside.double().mean()),
-            "static_mae": float((static_rate(s.current, s.params) - s.rate).abs().mean()),
-            "rga_mae": float((rga_rate(s.current, s.params, beta, gamma) - s.rate).abs().mean()),
+            "static_mae": float((s.neuron.static_rate(s.current) - s.rate).abs().mean()),
+            "rga_mae": float((s.neuron.rga_rate(s.current, beta, gamma) - s.rate).abs().mean()),
         })
     return rows
 
@@ -141,14 +139,14 @@ def plot_ri_curve(
     for ax, s in zip(axes.flat, samples):
         keep = torch.randperm(s.current.numel(), generator=gen)[:max_points]
         cur, rate = s.current[keep], s.rate[keep]
-        theta = s.params.theta
+        theta = s.neuron.theta
         hi = max(float(cur.max()), beta * theta * 1.25)
         lo = min(float(cur.min()), -0.25 * theta)
         grid = torch.linspace(lo, hi, 600, dtype=torch.float64)
         ax.scatter(cur, rate, s=3, alpha=0.3, color="tab:blue", label="neurons", rasterized=True)
-        ax.plot(grid, static_rate(grid, s.params), color="tab:orange", lw=1.2, label="static R-I (Eq. 18)")
-        ax.plot(grid, rga_rate(grid, s.params, beta, gamma), color="tab:green", lw=1.2, label="RGA surrogate (Eq. 19)")
-        ax.set_title(f"{s.name} (λ={s.params.leak:g})", fontsize=8)
+        ax.plot(grid, s.neuron.static_rate(grid), color="tab:orange", lw=1.2, label="static R-I (Eq. 18)")
+        ax.plot(grid, s.neuron.rga_rate(grid, beta, gamma), color="tab:green", lw=1.2, label="RGA surrogate (Eq. 19)")
+        ax.set_title(f"{s.name} (λ={s.neuron.leak:g})", fontsize=8)
         ax.set_xlabel("mean input current Ī", fontsize=7)
         ax.set_ylabel("firing rate r", fontsize=7)
         ax.tick_params(labelsize=6)

@@ -32,7 +32,7 @@ from torch import nn
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 from snnsec.models.containers import ResidualBlock, SpikingSequential
-from snnsec.neurons import LIF, NeuronParameters
+from snnsec.neurons import LIF, NeuronModel
 
 INPUT = -1
 """Source index of the network input."""
@@ -69,7 +69,8 @@ class Population:
         shape: ``(C, H, W)`` or ``(C,)``.
         synapses: all connections into the population; their currents add up.
         bias: per-channel float current added every step, shape ``(C,)``.
-        neuron: the paper's neuron parameters; ``None`` for the readout (never spikes).
+        neuron: the layer's neuron model (:class:`~snnsec.neurons.NeuronModel`); ``None`` for the
+            readout (never spikes) and relays.
         relay: a delay line: fires exactly when its single input spiked a step before.
         depth: synapses between the network input and this population (its latency in steps).
     """
@@ -78,7 +79,7 @@ class Population:
     shape: tuple[int, ...]
     synapses: list[Synapse]
     bias: np.ndarray
-    neuron: NeuronParameters | None
+    neuron: NeuronModel | None
     relay: bool = False
     depth: int = 1
 
@@ -208,7 +209,7 @@ class _Builder:
         return 0 if source == INPUT else self.pops[source].depth
 
     def add(self, name: str, synapses: list[Synapse], bias: np.ndarray, shape: tuple[int, ...],
-            neuron: NeuronParameters | None, relay: bool = False) -> _Signal:
+            neuron: NeuronModel | None, relay: bool = False) -> _Signal:
         depths = {self.depth_of(s.source) for s in synapses}
         if len(depths) != 1:
             raise InputError(f"{name}: inputs arrive with different latencies {sorted(depths)}; "
@@ -217,9 +218,20 @@ class _Builder:
         return _Signal(len(self.pops) - 1, shape)
 
     def affine(self, name: str, layers: list[nn.Module], sig: _Signal) -> tuple[Synapse, np.ndarray, tuple[int, ...]]:
-        """Fold ``[AvgPool]* [Flatten] (Conv2d | Linear) [BatchNorm]*`` read from ``sig``."""
+        """Fold ``[AvgPool]* [Flatten] (Conv2d | Linear) [BatchNorm]* (Linear [BatchNorm]*)*`` read
+        from ``sig``. Linear layers that follow with no neuron in between (the reference ResNet's
+        ``FC -> BN1d -> FC`` head) compose into one linear map: ``W2 (W1 x + b1) + b2``."""
         pool, flatten, op, norms = sig.pool, False, None, []
+        then: list[tuple[nn.Linear, list[nn.Module]]] = []
         for m in layers:
+            if op is not None and isinstance(m, nn.Linear) and (isinstance(op, nn.Linear) or then):
+                then.append((m, []))
+                continue
+            if then and isinstance(m, (nn.BatchNorm1d,)):
+                then[-1][1].append(m)
+                continue
+            if then and not isinstance(m, (nn.Identity, nn.Dropout)):
+                raise InputError(f"{name}: only Linear and BatchNorm1d may follow a linear layer without a neuron in between, got {m}")
             if isinstance(m, nn.AvgPool2d):
                 if op is not None or flatten:
                     raise InputError(f"{name}: average pooling after {op or 'flatten'} without a neuron in between is not supported")
@@ -251,6 +263,14 @@ class _Builder:
         bias = _np(op.bias) if op.bias is not None else np.zeros(syn.weight.shape[0])
         for bn in norms:
             syn.weight, bias = fold_batchnorm(syn.weight, bias, bn)
+        for lin, lin_norms in then:
+            w2 = _np(lin.weight)
+            if w2.shape[1] != syn.weight.shape[0]:
+                raise InputError(f"{name}: linear layer expects {w2.shape[1]} inputs, the one before gives {syn.weight.shape[0]}")
+            syn.weight, bias = w2 @ syn.weight, w2 @ bias + (_np(lin.bias) if lin.bias is not None else 0.0)
+            for bn in lin_norms:
+                syn.weight, bias = fold_batchnorm(syn.weight, bias, bn)
+            out_shape = (w2.shape[0],)
         return syn, bias, out_shape
 
     def _conv(self, name: str, op: nn.Conv2d, source: int, src_shape: tuple[int, ...],
@@ -308,7 +328,7 @@ class _Builder:
             name = f"{prefix}{child_name}"
             if isinstance(m, LIF):
                 syn, bias, shape = self.affine(name, pending, sig)
-                sig = self.add(name, [syn], bias, shape, m.p)
+                sig = self.add(name, [syn], bias, shape, m.neuron)
                 pending = []
             elif isinstance(m, ResidualBlock):
                 sig = self.residual(name, m, sig, pending)
@@ -352,25 +372,21 @@ class _Builder:
                 sc_syn.source = relay.source
         if tuple(sc_shape) != tuple(shape):
             raise InputError(f"{name}: main path gives {shape} but the shortcut gives {sc_shape}")
-        return self.add(f"{name}.neuron", [main_syn, sc_syn], main_bias + sc_bias, shape, block.neuron.p)
+        return self.add(f"{name}.neuron", [main_syn, sc_syn], main_bias + sc_bias, shape, block.neuron.neuron)
 
     def build(self) -> SpikingGraph:
         model, meta = self.model, self.model.meta
         enc = model.encoder
-        shape = tuple(int(v) for v in meta.input_shape)
-        if meta.encoder == "frames":
-            shape = shape[1:]
+        shape = enc.step_shape(meta.input_shape)
         self.graph_input_shape = shape
-        spiking = bool(getattr(enc, "spiking", False))
+        spiking = bool(enc.spiking)
         self.input_std = None
         offset = np.zeros(shape[0])
-        if not spiking:
-            mean, std = getattr(enc, "mean", None), getattr(enc, "std", None)
-            if std is not None:
-                s = _np(std).reshape(-1)
-                self.input_std = None if np.all(s == 1.0) else s
-            if mean is not None:
-                offset = np.broadcast_to(_np(mean).reshape(-1), (shape[0],)).copy()
+        norm = enc.host_normalisation()
+        if norm is not None:
+            mean, std = norm
+            self.input_std = None if np.all(std == 1.0) else std
+            offset = np.broadcast_to(mean, (shape[0],)).copy()
         sig, rest, _ = self.sequence(model.body, _Signal(INPUT, shape), "body.")
         if not rest:
             raise InputError("the model must end with a readout layer (a Linear without a neuron after it)")

@@ -48,9 +48,9 @@ def check_netx_expressible(fixed: FixedGraph) -> None:
                          "connections: run it with `snnsec deploy --backend lava-sim`, which builds its "
                          "Lava process graph directly")
     for p in fixed.populations:
-        if p.reset == "soft":
-            raise InputError(f"NetX's CUBA neuron resets to 0 but {p.name} uses reset='soft': run it with "
-                             "`snnsec deploy --backend lava-sim` (snnsec's SoftResetLIF process)")
+        problem = p.neuron.netx_problem() if p.neuron is not None else None
+        if problem:
+            raise InputError(f"{p.name} has no NetX form: its neuron (reset={p.neuron.name!r}) {problem}")
         if p.synapses[0].kind == "conv" and p.synapses[0].groups != 1:
             raise InputError(f"{p.name}: grouped convolutions are not exported to NetX")
 

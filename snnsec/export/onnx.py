@@ -8,8 +8,8 @@ runtime reproduces the model without knowing about spikes. Inputs:
   reproduced by ONNX, so the host draws the spikes).
 
 Output ``logits`` ``[B, classes]``: the time average, as :meth:`SpikingModel.forward` returns.
-The neuron step is written with plain comparisons here (``s = (u >= theta)``) because the
-training neuron's surrogate-gradient autograd function has no ONNX form.
+The neuron step is the neuron model's :meth:`~snnsec.neurons.NeuronModel.plain_step` (a plain
+comparison) because the training neuron's surrogate-gradient autograd function has no ONNX form.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ class UnrolledModel(nn.Module):
         super().__init__()
         self.model = model
         self.T = int(model.T)
-        self.direct = not getattr(model.encoder, "spiking", False) and model.meta.encoder == "direct"
+        self.direct = bool(model.encoder.static_steps)  # the graph takes the sample, not T steps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state: dict[int, torch.Tensor] = {}
         total: torch.Tensor | None = None
-        steps = [self.model.encoder.normalise(x)] * self.T if self.direct else [x[t] for t in range(self.T)]
+        enc = self.model.encoder
+        steps = [enc.from_host(x)] * self.T if self.direct else [enc.from_host(x[t]) for t in range(self.T)]
         for t in range(self.T):
             out = self._sequence(self.model.body, steps[t], state)
             total = out if total is None else total + out
@@ -71,21 +72,14 @@ class UnrolledModel(nn.Module):
 
     @staticmethod
     def _neuron(layer: LIF, current: torch.Tensor, state: dict[int, torch.Tensor]) -> torch.Tensor:
-        p = layer.p
         prev = state.get(id(layer))
-        u = current if prev is None else (prev + current if p.leak == 1.0 else p.leak * prev + current)
-        s = (u >= p.theta).to(current.dtype)  # the paper's H(u - theta) with H(0) = 1
-        state[id(layer)] = u * (1.0 - s) if p.reset == "hard" else u - p.theta * s
+        s, state[id(layer)] = layer.neuron.plain_step(current, torch.zeros_like(current) if prev is None else prev)
         return s
 
 
 def example_input(model: SpikingModel, batch: int = 2) -> torch.Tensor:
-    shape = [int(v) for v in model.meta.input_shape]
-    if model.meta.encoder == "direct":
-        return torch.rand(batch, *shape)
-    if model.meta.encoder == "frames":
-        return (torch.rand(shape[0], batch, *shape[1:]) < 0.3).float()
-    return (torch.rand(int(model.T), batch, *shape) < 0.3).float()
+    steps = torch.from_numpy(model.encoder.host_steps(torch.rand(batch, *model.meta.input_shape), int(model.T)))
+    return steps[:, 0] if model.encoder.static_steps else steps.transpose(0, 1).contiguous()
 
 
 def export_onnx(model: SpikingModel, path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ with ``W_int = s * W / s_in`` (``s_in``: the value of one input message: 1 for s
   ``u >= theta``, i.e. ``v >= K << 6``; Loihi fires on ``v > vThMant << 6``. While ``v`` stays a
   multiple of 64 (always for IF, since every addend is ``<< 6``) the two agree exactly. A leak
   truncates ``v`` below the 64-grid, so leaky neurons agree only up to that truncation.
-- Soft reset subtracts ``K << 6`` (= theta) instead of zeroing ``v`` (snnsec's SoftResetLIF).
+- The reset is the neuron model's integer reset (:meth:`~snnsec.neurons.NeuronModel.fixed_reset`
+  with theta = ``K << 6``): a hard reset zeroes ``v``, a soft reset subtracts ``K << 6``.
 - Weights lie on Loihi's 8-bit grid for mixed-sign synapses: an 8-bit signed mantissa times 2,
   i.e. even integers in [-256, 254] (lava-nc truncates the LSB of mixed-sign weights).
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from snnsec.errors import InputError
 from snnsec.export.graph import INPUT, Population, SpikingGraph, Synapse
+from snnsec.neurons import NeuronModel
 
 SHIFT = 6                      # Loihi MSB-aligns a, vth and bias by 6 bits inside 24-bit u and v
 DECAY_UNITY = 4096             # 12-bit decays
@@ -54,7 +56,13 @@ DEFAULT_INPUT_SCALE = 255.0    # 8-bit images enter exactly: x = k/255 -> messag
 
 @dataclass
 class FixedPopulation:
-    """A population in Loihi integers. Synapse weights are int64 arrays (torch layout)."""
+    """A population in Loihi integers. Synapse weights are int64 arrays (torch layout).
+
+    Attributes:
+        neuron: the neuron model, which owns the integer reset; ``None`` for the readout and
+            relays (Loihi's CUBA reset to 0).
+        theta_mant: the float threshold theta in integer units (``K``); ``v`` units are ``<< 6``.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -63,12 +71,18 @@ class FixedPopulation:
     vth_mant: int
     v_decay: int
     i_decay: int = DECAY_UNITY
-    reset: str = "hard"
-    v_sub_mant: int = 0
+    neuron: NeuronModel | None = None
+    theta_mant: int = 0
     spiking: bool = True
     relay: bool = False
     depth: int = 1
     scale: float = 1.0
+
+    def fixed_reset(self, v: Any, z: Any) -> Any:
+        """``v`` after the spikes ``z``, in Loihi integers (the neuron model's reset)."""
+        if self.neuron is None:
+            return v * (1 - z)
+        return self.neuron.fixed_reset(v, z, self.theta_mant << SHIFT)
 
 
 @dataclass
@@ -240,16 +254,16 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
     w_err = np.concatenate([(wi / s - w).ravel() * info[0] for wi, w, info in zip(ints, units, infos)])
     w_ref = np.concatenate([w.ravel() * info[0] for w, info in zip(units, infos)])
     if spiking:
-        leak = pop.neuron.leak  # type: ignore[union-attr]
-        v_decay = int(round((1.0 - leak) * DECAY_UNITY))
-        if v_decay >= DECAY_UNITY:
-            raise InputError(f"{pop.name}: leak {leak} decays faster than Loihi's 12-bit vDecay can express")
-        reset = pop.neuron.reset  # type: ignore[union-attr]
-        vth = int(K) - 1  # Loihi spikes if v > vth << 6; the model spikes if u >= theta = K units
-        v_sub = int(K) if reset == "soft" else 0
+        neuron = pop.neuron
+        assert neuron is not None
+        try:
+            v_decay = neuron.v_decay()
+        except InputError as exc:
+            raise InputError(f"{pop.name}: {exc}") from None
+        vth, theta_mant = neuron.vth_mant(int(K)), int(K)
     else:
-        v_decay, vth, reset, v_sub = 0, VTH_MANT_MAX, "hard", 0
-    fp = FixedPopulation(pop.name, pop.shape, syns, bias, vth, v_decay, DECAY_UNITY, reset, v_sub,
+        neuron, v_decay, vth, theta_mant = None, 0, VTH_MANT_MAX, 0
+    fp = FixedPopulation(pop.name, pop.shape, syns, bias, vth, v_decay, DECAY_UNITY, neuron, theta_mant,
                          spiking, False, pop.depth, float(s))
     rep = LayerReport(
         pop.name, float(s), limited_by, vth, v_decay,

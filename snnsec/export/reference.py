@@ -69,10 +69,7 @@ def simulate_float(graph: SpikingGraph, seq: np.ndarray) -> Trace:
                 u[i] = u[i] + cur
                 z = u[i]
             else:
-                n = p.neuron
-                u[i] = n.leak * u[i] + cur
-                z = (u[i] >= n.theta).double()
-                u[i] = u[i] * (1 - z) if n.reset == "hard" else u[i] - n.theta * z
+                z, u[i] = p.neuron.plain_step(cur, u[i])
             outs.append(z)
             if p.neuron is not None or p.relay:
                 spikes[i].append(z)
@@ -112,10 +109,7 @@ def simulate_fixed(fixed: FixedGraph, messages: np.ndarray) -> Trace:
             bias = _bias_view(p.bias, p.shape) * 2**SHIFT
             v[i] = torch.clamp(_trunc_decay(v[i], p.v_decay) + cur + bias, -V_LIMIT, V_LIMIT)
             z = (v[i] > p.vth_mant * 2**SHIFT).double()  # Loihi spikes if v > vth << 6
-            if p.reset == "soft":
-                v[i] = v[i] - z * (p.v_sub_mant * 2**SHIFT)
-            else:
-                v[i] = v[i] * (1 - z)
+            v[i] = p.fixed_reset(v[i], z)
             outs.append(z)
             if p.spiking:
                 spikes[i].append(z)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from snnsec.encoders import DirectEncoder, build_encoder
-from snnsec.errors import InputError
+from snnsec.encoders import ENCODERS
+from snnsec.errors import InputError, unknown_choice
 from snnsec.models import resnet, vgg  # noqa: F401  (registers the architectures)
 from snnsec.models.base import SpikingModel
 from snnsec.models.containers import ResidualBlock, SpikingSequential
@@ -53,13 +53,9 @@ def build_model(
     if width <= 0:
         raise InputError(f"width must be positive, got {width}")
     shape = list(input_shape if input_shape is not None else entry.input_shape)
-    if encoder == "frames":
-        if len(shape) != 4:
-            raise InputError(f"the frames encoder needs input_shape [T, C, H, W], got {shape}")
-        if shape[0] != T:
-            raise InputError(f"frames have {shape[0]} time bins but T={T}; they must agree")
-    elif len(shape) != 3:
-        raise InputError(f"the {encoder} encoder needs input_shape [C, H, W], got {shape}")
+    if encoder not in ENCODERS:
+        raise unknown_choice("encoder", encoder, ENCODERS)
+    ENCODERS[encoder].check_input_shape(shape, T)
     neuron = neuron.validated()
     meta = ModelMeta(
         arch=arch,
@@ -78,11 +74,9 @@ def build_model(
 def model_from_meta(meta: ModelMeta) -> SpikingModel:
     """Rebuild the (untrained) module that ``meta`` describes."""
     entry = get_model_entry(meta.arch)
-    if meta.encoder == "direct":
-        norm = meta.normalization or {}
-        enc = DirectEncoder(norm.get("mean"), norm.get("std"))
-    else:
-        enc = build_encoder(meta.encoder)
+    if meta.encoder not in ENCODERS:
+        raise unknown_choice("encoder", meta.encoder, ENCODERS)
+    enc = ENCODERS[meta.encoder].from_meta(meta)
     body = entry.builder(meta.input_shape, meta.num_classes, meta.neuron_params.validated(), meta.width)
     return SpikingModel(enc, body, meta)
 

@@ -22,12 +22,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from norse.torch.functional.reset import reset_subtract, reset_value
 from norse.torch.functional.threshold import threshold
 
 from snnsec.errors import InputError, unknown_choice
 
-RESETS = ("hard", "soft")
 SURROGATES = ("triangle", "super", "tanh", "circ", "heavi_erfc")
 
 
@@ -37,7 +35,8 @@ class NeuronParameters(NamedTuple):
     Attributes:
         leak: membrane leak :math:`\\lambda \\in (0, 1]`; 1.0 is IF.
         theta: firing threshold :math:`\\theta > 0`.
-        reset: ``"hard"`` (to 0, Eq. 5) or ``"soft"`` (subtract :math:`\\theta`, Eq. 6).
+        reset: the neuron type, a key of :data:`snnsec.neurons.NEURONS`: ``"hard"`` (to 0,
+            Eq. 5) or ``"soft"`` (subtract :math:`\\theta`, Eq. 6), or any registered type.
         surrogate: Norse surrogate used by STBP for :math:`\\partial s/\\partial u`; the default
             ``"triangle"`` is the reference code's :math:`(1/\\gamma^2)\\max(0, \\gamma-|u-\\theta|)`.
         gamma: the surrogate's width :math:`\\gamma` for the triangle; for Norse's other
@@ -55,8 +54,10 @@ class NeuronParameters(NamedTuple):
             raise InputError(f"leak lambda must lie in (0, 1], got {self.leak}")
         if not self.theta > 0.0:
             raise InputError(f"threshold theta must be positive, got {self.theta}")
-        if self.reset not in RESETS:
-            raise unknown_choice("reset", self.reset, RESETS)
+        from snnsec.neurons.base import NEURONS  # the registry imports this module
+
+        if self.reset not in NEURONS:
+            raise unknown_choice("reset", self.reset, NEURONS)
         if self.surrogate not in SURROGATES:
             raise unknown_choice("surrogate", self.surrogate, SURROGATES)
         if not self.gamma > 0.0:
@@ -92,15 +93,10 @@ def spike(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
 def neuron_step(
     current: torch.Tensor, state: NeuronState, p: NeuronParameters
 ) -> tuple[torch.Tensor, NeuronState]:
-    """One step of Eq. (3)-(6): returns the spikes ``s(t)`` and the state after the reset."""
-    u = state.u + current if p.leak == 1.0 else p.leak * state.u + current
-    z = spike(u - p.theta, p)
-    zero = torch.zeros((), dtype=u.dtype, device=u.device)
-    if p.reset == "hard":
-        u = reset_value(z, u, zero, p.theta)
-    else:
-        u = reset_subtract(z, u, zero, p.theta)
-    return z, NeuronState(u)
+    """One step of Eq. (3)-(6) for the neuron type ``p.reset``: spikes and the state after the reset."""
+    from snnsec.neurons.base import neuron_model
+
+    return neuron_model(p).step(current, state)
 
 
 def initial_state(current: torch.Tensor) -> NeuronState:

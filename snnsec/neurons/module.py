@@ -1,4 +1,4 @@
-"""Spiking layers that run :func:`~snnsec.neurons.functional.neuron_step` over time.
+"""Spiking layers that run their neuron model's step (:mod:`snnsec.neurons.base`) over time.
 
 Shapes follow SpikingJelly's multi-step convention: a layer receives the whole sequence
 ``[T, B, ...]``. Stateless layers (conv, linear, BN, pooling) run once on the time-folded
@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from snnsec.errors import InputError
-from snnsec.neurons.functional import NeuronParameters, NeuronState, initial_state, neuron_step
+from snnsec.neurons.base import NeuronModel, neuron_model
+from snnsec.neurons.functional import NeuronParameters, NeuronState, initial_state
 
 
 class SpikingModule(nn.Module):
@@ -36,7 +37,11 @@ class LIF(SpikingModule):
     """A layer of the paper's LIF neurons (IF when ``leak == 1``) over a time sequence.
 
     Args:
-        p: neuron parameters (leak, threshold, reset, STBP surrogate).
+        p: neuron parameters (leak, threshold, neuron type ``reset``, STBP surrogate).
+
+    Attributes:
+        neuron: the :class:`~snnsec.neurons.base.NeuronModel` that ``p.reset`` names; every
+            consumer (attacks, analyses, exporters, simulators, Lava) asks it.
 
     Shape:
         ``x``: input currents ``[T, B, ...]``; returns spikes of the same shape and the final
@@ -50,7 +55,17 @@ class LIF(SpikingModule):
 
     def __init__(self, p: NeuronParameters = NeuronParameters()) -> None:
         super().__init__()
-        self.p = p.validated()
+        self.p = p
+
+    @property
+    def p(self) -> NeuronParameters:
+        return self._p
+
+    @p.setter
+    def p(self, value: NeuronParameters) -> None:
+        """Setting the parameters rebuilds :attr:`neuron`, so the two can never disagree."""
+        self._p = value.validated()
+        self.neuron: NeuronModel = neuron_model(self._p)
         self.override: NeuronOverride | None = None
 
     def extra_repr(self) -> str:
@@ -73,7 +88,8 @@ class LIF(SpikingModule):
         if state is None:
             state = initial_state(x[0])
         spikes = []
+        step = self.neuron.step
         for t in range(x.shape[0]):
-            z, state = neuron_step(x[t], state, self.p)
+            z, state = step(x[t], state)
             spikes.append(z)
         return torch.stack(spikes), state

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from snnsec.attacks import GRADIENTS, OPTIMIZERS, AttackSpec, LinfBall, attack_names, split_attack_name
-from snnsec.attacks.gradients import RateRecorder
+from snnsec.neurons import RateRecorder
 from snnsec.attacks.losses import LOSSES, cross_entropy, margin
 from snnsec.attacks.optimizers import MIFGSM
 from snnsec.errors import InputError

@@ -6,7 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from snnsec.attacks.gradients import GRADIENTS, RGA, STBP, NaiveRGA, RateRecorder, build_estimator, rga_rate, rga_slope
+from snnsec.attacks.gradients import GRADIENTS, RGA, STBP, NaiveRGA, build_estimator
+from snnsec.neurons import RateRecorder, neuron_model
+
+
+def rga_slope(current, p, beta=2.0, gamma=0.2):
+    return neuron_model(p).rga_slope(current, beta, gamma)
+
+
+def rga_rate(current, p, beta=2.0, gamma=0.2):
+    return neuron_model(p).rga_rate(current, beta, gamma)
 from snnsec.attacks.losses import cross_entropy
 from snnsec.errors import InputError
 from snnsec.models import build_model

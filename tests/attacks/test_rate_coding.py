@@ -49,7 +49,7 @@ def test_ri_samples_follow_the_neuron_dynamics(demo_model, mnist_test) -> None: 
     # direct input: the first layer's current is constant in time, so an IF neuron with hard reset
     # fires every ceil(theta / I) steps: exactly floor(T / ceil(theta / I)) spikes in T steps
     first, T = samples[0], demo_model.T
-    period = torch.ceil(first.params.theta / first.current.clamp_min(1e-9))
+    period = torch.ceil(first.neuron.theta / first.current.clamp_min(1e-9))
     expected = torch.where(first.current > 0, torch.floor(T / period) / T, torch.zeros_like(first.current))
     assert float((expected == first.rate).double().mean()) > 0.99
     assert 0.05 < float(first.rate.mean()) < 0.95

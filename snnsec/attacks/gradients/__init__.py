@@ -4,6 +4,7 @@ One file per estimator; each registers itself in :data:`GRADIENTS` when imported
 """
 
 from snnsec.attacks.gradients import random_sign, rga, rga_naive, stbp  # noqa: F401  (registers)
+from snnsec.attacks.gradients import act, assg, bptr, hart, pdsg  # noqa: F401  (registers)
 from snnsec.attacks.gradients.base import (
     GRADIENTS,
     GradientEstimator,
@@ -12,7 +13,7 @@ from snnsec.attacks.gradients.base import (
     overriding,
     register_gradient,
 )
-from snnsec.attacks.gradients.rga import RGA, RateRecorder, rga_rate, rga_slope, static_rate
+from snnsec.attacks.gradients.rga import RGA
 from snnsec.attacks.gradients.rga_naive import NaiveRGA
 from snnsec.attacks.gradients.random_sign import RandomSign
 from snnsec.attacks.gradients.stbp import STBP
@@ -25,11 +26,7 @@ __all__ = [
     "Loss",
     "NaiveRGA",
     "RandomSign",
-    "RateRecorder",
     "build_estimator",
     "overriding",
     "register_gradient",
-    "rga_rate",
-    "rga_slope",
-    "static_rate",
 ]

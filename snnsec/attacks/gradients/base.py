@@ -26,7 +26,7 @@ import torch
 
 from snnsec.errors import InputError, unknown_choice
 from snnsec.models.base import SpikingModel
-from snnsec.neurons import NeuronOverride
+from snnsec.neurons import overriding  # noqa: F401  (estimators import it from here)
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss(logits [B, classes], labels [B]) -> scalar`` to be *maximised* by the attack."""
@@ -133,17 +133,3 @@ def build_estimator(name: str, **options: Any) -> GradientEstimator:
         valid = ", ".join(sorted(fields)) or "none"
         raise InputError(f"gradient estimator {name!r} takes no option {', '.join(foreign)}; its options: {valid}")
     return cls(**given)
-
-
-@contextlib.contextmanager
-def overriding(model: SpikingModel, override: NeuronOverride | None) -> Iterator[SpikingModel]:
-    """Install ``override`` on every neuron layer of ``model``; restore the previous ones on exit."""
-    neurons = model.neurons()
-    old = [n.override for n in neurons]
-    try:
-        for n in neurons:
-            n.override = override
-        yield model
-    finally:
-        for n, o in zip(neurons, old):
-            n.override = o

@@ -44,9 +44,6 @@ random draw; deeper layers see the recorded rates of the actual draw.
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +53,7 @@ from snnsec.attacks.gradients.base import GradientEstimator, overriding, registe
 from snnsec.errors import InputError, SnnsecError
 from snnsec.models.base import SpikingModel
 from snnsec.models.containers import ResidualBlock, SpikingSequential
-from snnsec.neurons import LIF, NeuronParameters, NeuronState
+from snnsec.neurons import LIF, NeuronModel, NeuronState, RateRecorder, count_dtype
 
 # Stateless layers that are affine and act on each time step alone (eval mode), hence commute
 # with the time average. Anything else would make the rate-domain pass differ from the naive one.
@@ -65,129 +62,6 @@ TIME_LINEAR = (
     nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity,
     nn.Dropout, SpikingSequential, ResidualBlock, LIF,
 )
-
-
-def rga_slopes(p: NeuronParameters, beta: float = 2.0, gamma: float = 0.2) -> tuple[float, float]:
-    r"""The two non-zero slopes of Eq. (19): :math:`\gamma` and :math:`\frac{1-\gamma\theta+\gamma\theta\lambda}{(\beta+\lambda-1)\theta}`."""
-    theta, leak = p.theta, p.leak
-    return gamma, (1.0 - gamma * theta + gamma * theta * leak) / ((beta + leak - 1.0) * theta)
-
-
-def rga_region(current: torch.Tensor, p: NeuronParameters, beta: float = 2.0) -> torch.Tensor:
-    r"""Which interval of Eq. (19) each :math:`\bar I` falls in, as ``uint8``.
-
-    0: outside :math:`[0, \beta\theta]`; 1: :math:`[0, (1-\lambda)\theta]` (empty for IF);
-    2: :math:`((1-\lambda)\theta, \beta\theta]`. Every point is in exactly one interval.
-    """
-    knee = (1.0 - p.leak) * p.theta
-    region = ((current >= 0) & (current <= beta * p.theta)).to(torch.uint8) * 2
-    if knee > 0:
-        region.sub_(((current >= 0) & (current <= knee)).to(torch.uint8))
-    return region
-
-
-def rga_slope(current: torch.Tensor, p: NeuronParameters, beta: float = 2.0, gamma: float = 0.2) -> torch.Tensor:
-    r""":math:`\partial r/\partial \bar I` of Eq. (19) (Eq. (15) for IF), elementwise on ``current``."""
-    return _slope_of(rga_region(current, p, beta), rga_slopes(p, beta, gamma), current.dtype)
-
-
-def _slope_of(region: torch.Tensor, slopes: tuple[float, float], dtype: torch.dtype) -> torch.Tensor:
-    out = torch.zeros(region.shape, dtype=dtype, device=region.device)
-    out.masked_fill_(region == 1, slopes[0])
-    return out.masked_fill_(region == 2, slopes[1])
-
-
-def rga_rate(current: torch.Tensor, p: NeuronParameters, beta: float = 2.0, gamma: float = 0.2) -> torch.Tensor:
-    """The relaxed R-I curve whose slope is :func:`rga_slope`: 0 below 0, 1 above beta*theta."""
-    knee = (1.0 - p.leak) * p.theta
-    gamma, slope = rga_slopes(p, beta, gamma)
-    first = gamma * current.clamp(0.0, knee)
-    second = slope * (current.clamp(knee, beta * p.theta) - knee)
-    return torch.where(current <= 0, torch.zeros_like(current), first + second)
-
-
-def static_rate(current: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
-    r"""The static R-I curve of Eq. (18): the rate under a constant input current.
-
-    :math:`r = \lceil \log_\lambda \frac{I + \theta(\lambda-1)}{I} \rceil^{-1}` for
-    :math:`I > (1-\lambda)\theta` (0 below); for IF (:math:`\lambda = 1`) its limit
-    :math:`\lceil \theta / I \rceil^{-1}`. Capped at one spike per step.
-    """
-    i = current.double()
-    if p.leak == 1.0:
-        steps = torch.ceil(p.theta / i.clamp_min(1e-12))
-        valid = i > 0
-    else:
-        ratio = (i + p.theta * (p.leak - 1.0)) / i.clamp_min(1e-12)
-        valid = i > (1.0 - p.leak) * p.theta
-        steps = torch.ceil(torch.log(ratio.clamp_min(1e-300)) / math.log(p.leak))
-    rate = torch.where(valid, 1.0 / steps.clamp_min(1.0), torch.zeros_like(i))
-    return rate.to(current.dtype)
-
-
-@dataclass
-class LayerRates:
-    """Time sums of one neuron layer's spikes (and, optionally, input current); ``[B, ...]`` each."""
-
-    spike_count: torch.Tensor
-    current_sum: torch.Tensor | None
-    steps: int
-
-    @property
-    def rate(self) -> torch.Tensor:
-        """:math:`r = \\frac1T \\sum_t s(t)`, Eq. (11)."""
-        return self.spike_count.float() / self.steps
-
-    @property
-    def mean_current(self) -> torch.Tensor:
-        """:math:`\\bar I = \\frac1T \\sum_t I(t)` (only when recorded with ``currents=True``)."""
-        if self.current_sum is None:
-            raise SnnsecError("this recording kept spike counts only; record with currents=True")
-        return self.current_sum / self.steps
-
-
-class RateRecorder:
-    """Records :class:`LayerRates` of every neuron layer during a forward, without keeping time history.
-
-    Args:
-        currents: also sum the input currents (float, 4 bytes per neuron).
-        count_dtype: dtype of the spike counters; ``torch.uint8`` (1 byte per neuron) holds up
-            to 255 steps.
-
-    Example::
-
-        >>> rec = RateRecorder()
-        >>> with torch.no_grad(), rec.recording(model):
-        ...     logits = model(x)
-        >>> [(layer, r.mean_current.shape, r.rate.mean()) for layer, r in rec.layers.items()]
-    """
-
-    def __init__(self, currents: bool = True, count_dtype: torch.dtype = torch.float32) -> None:
-        self.currents = currents
-        self.count_dtype = count_dtype
-        self.layers: dict[LIF, LayerRates] = {}
-
-    def _record(self, layer: LIF, x: torch.Tensor, state: NeuronState | None) -> tuple[torch.Tensor, NeuronState]:
-        z, state = layer.integrate(x, state)
-        count = z.sum(0).to(self.count_dtype)
-        acc = self.layers.get(layer)
-        if acc is None:
-            self.layers[layer] = LayerRates(count, x.sum(0) if self.currents else None, x.shape[0])
-        else:
-            acc.spike_count.add_(count)
-            if acc.current_sum is not None:
-                acc.current_sum.add_(x.sum(0))
-            acc.steps += x.shape[0]
-        return z, state
-
-    @contextlib.contextmanager
-    def recording(self, model: SpikingModel) -> Iterator["RateRecorder"]:
-        with overriding(model, self._record):
-            yield self
-
-
-def _count_dtype(steps: int) -> torch.dtype:
-    return torch.uint8 if steps <= 255 else torch.int16 if steps <= 32767 else torch.int32
 
 
 class _ReplayRate(torch.autograd.Function):
@@ -206,7 +80,7 @@ class _ReplayRate(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         (region,) = ctx.saved_tensors
-        return grad * _slope_of(region, ctx.slopes, grad.dtype).view_as(grad), None, None, None, None
+        return grad * NeuronModel.slope_of(region, ctx.slopes, grad.dtype).view_as(grad), None, None, None, None
 
 
 def check_time_linear(model: SpikingModel) -> None:
@@ -255,7 +129,7 @@ class RGA(GradientEstimator):
     def logits(self, model: SpikingModel, x: torch.Tensor) -> torch.Tensor:
         check_time_linear(model)
         model.check_input(x)
-        recorder = RateRecorder(currents=False, count_dtype=_count_dtype(model.T))
+        recorder = RateRecorder(currents=False, count_dtype=count_dtype(model.T))
         chunk = self.time_chunk if self.time_chunk is not None else model.time_chunk
         with torch.no_grad(), recorder.recording(model), model.chunked(chunk):
             logits = model(x)
@@ -267,8 +141,8 @@ class RGA(GradientEstimator):
                 raise SnnsecError(f"RGA: neuron layer {layer} saw a different input in the rate-domain pass")
             count, steps = counts.pop(layer)
             # the current reaching a layer in this pass is its time-averaged input current
-            region = rga_region(current.detach(), layer.p, self.beta)
-            z = _ReplayRate.apply(current, count, steps, region, rga_slopes(layer.p, self.beta, self.gamma))
+            region = layer.neuron.rga_region(current.detach(), self.beta)
+            z = _ReplayRate.apply(current, count, steps, region, layer.neuron.rga_slopes(self.beta, self.gamma))
             return z, NeuronState(current.new_zeros(0))  # no state: one step
 
         with overriding(model, replay):

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import torch
 
 from snnsec.attacks.gradients.base import GradientEstimator, overriding, register_gradient
-from snnsec.attacks.gradients.rga import rga_slope
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 from snnsec.neurons import LIF, NeuronState
@@ -49,7 +48,7 @@ class NaiveRGA(GradientEstimator):
     def _per_step(self, layer: LIF, x: torch.Tensor, state: NeuronState | None) -> tuple[torch.Tensor, NeuronState]:
         with torch.no_grad():
             z, state = layer.integrate(x.detach(), state)
-            slope = rga_slope(x.detach().mean(0), layer.p, self.beta, self.gamma)
+            slope = layer.neuron.rga_slope(x.detach().mean(0), self.beta, self.gamma)
         # value z; d z(t) / d I(t) = slope at every step; nothing through the membrane recurrence
         return z + slope * (x - x.detach()), state
 

@@ -149,29 +149,23 @@ def _populations(graph: SpikingGraph | FixedGraph) -> list[FixedPopulation | Non
 def _neuron(pop: Any, fpop: FixedPopulation | None, precision: str, T: int) -> Any:
     from lava.proc.lif.process import LIFReset
 
-    from snnsec.backends.lava.soft_reset_lif.process import SoftResetLIF
-
     shape = lava_shape(tuple(pop.shape))
     common: dict[str, Any] = {"shape": shape, "reset_interval": T, "reset_offset": reset_offset(pop.depth, T)}
     if fpop is not None:
         # iDecay = 4096 (u holds one step's input): lava-nc applies du + 1.
         common.update(du=fpop.i_decay - 1, dv=fpop.v_decay, vth=fpop.vth_mant, bias_exp=6,
                       bias_mant=np.broadcast_to(fpop.bias.astype(np.int32), shape).copy())
-        if fpop.reset == "soft":
-            return SoftResetLIF(v_sub=fpop.v_sub_mant, **common)
-        return LIFReset(**common)
+        if fpop.neuron is None:
+            return LIFReset(**common)
+        return fpop.neuron.lava_process(fpop.theta_mant, **common)
     bias = np.broadcast_to(np.asarray(pop.bias, dtype=np.float64), shape).copy()
     if pop.relay:
         return LIFReset(du=1.0, dv=1.0, vth=0.5, bias_mant=bias, **common)
     if pop.neuron is None:  # readout: integrate the logits, never spike
         return LIFReset(du=1.0, dv=0.0, vth=np.inf, bias_mant=bias, **common)
     n = pop.neuron
-    # Lava spikes if v > vth; the model spikes if u >= theta: vth is the float just below theta.
-    vth = float(np.nextafter(n.theta, -np.inf))
-    common.update(du=1.0, dv=1.0 - n.leak, bias_mant=bias, vth=vth)
-    if n.reset == "soft":
-        return SoftResetLIF(v_sub=n.theta, **common)
-    return LIFReset(**common)
+    common.update(du=1.0, dv=1.0 - n.leak, bias_mant=bias, vth=n.lava_threshold())
+    return n.lava_process(n.theta, **common)
 
 
 __all__ = ["PRECISIONS", "LavaNetwork", "lava_conv_weight", "lava_shape",

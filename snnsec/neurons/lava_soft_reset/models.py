@@ -18,7 +18,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from snnsec.backends.lava.soft_reset_lif.process import SoftResetLIF
+from snnsec.neurons.lava_soft_reset.process import SoftResetLIF
 
 
 def _reset_due(time_step: int, interval: int, offset: int) -> bool:

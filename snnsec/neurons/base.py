@@ -1,0 +1,207 @@
+r"""The neuron protocol: one class owns a neuron type's behaviour everywhere it is used.
+
+A neuron model is the paper's neuron family (Bu et al., CVPR 2023, §3.1, Eq. 3-6) with one
+firing and reset rule. Its class is the single home of:
+
+- the float step (charge, fire with a surrogate gradient, reset) that models train and attack;
+- the same step without autograd functions (:meth:`NeuronModel.plain_step`), which the ONNX
+  exporter and the float reference simulator run;
+- its rate-domain behaviour: the RGA slope of Eq. (19) and the static R-I curve of Eq. (18);
+- its Loihi 2 integer form: the threshold mantissa, ``vDecay`` and the integer reset that the
+  fixed-point reference, the emulator and Lava run;
+- its mapping to each export target: the Lava process, and whether NetX's CUBA neuron can
+  express it.
+
+Every consumer asks the neuron; nothing outside :mod:`snnsec.neurons` branches on a reset mode.
+The registry key is :attr:`NeuronParameters.reset`, so model files name their neuron type.
+
+A new neuron type is one file with a ``@register_neuron`` subclass, plus one import line in
+``snnsec/neurons/__init__.py``. The conformance tests are parametrised over :data:`NEURONS`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+
+from snnsec.errors import InputError, unknown_choice
+from snnsec.neurons.functional import NeuronParameters, NeuronState, spike
+
+DECAY_UNITY = 4096
+"""Loihi's 12-bit decays: ``vDecay = 4096`` empties ``v`` every step."""
+
+
+class NeuronModel:
+    """Base class of the neuron types; the defaults are the paper's neuron with a hard reset.
+
+    Args:
+        p: the layer's parameters (leak, threshold, reset, surrogate).
+
+    Subclasses override :meth:`reset` and :meth:`fixed_reset` (and :meth:`lava_process` or
+    :meth:`netx_problem` when their reset needs something other than Lava's CUBA neuron).
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def __init__(self, p: NeuronParameters) -> None:
+        self.p = p
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.p})"
+
+    @property
+    def leak(self) -> float:
+        return float(self.p.leak)
+
+    @property
+    def theta(self) -> float:
+        return float(self.p.theta)
+
+    # -- float dynamics (Eq. 3-6) ---------------------------------------------------------------
+    def charge(self, u: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """Eq. (3): :math:`u(t) = \\lambda u(t-1) + I(t)`."""
+        return u + current if self.p.leak == 1.0 else self.p.leak * u + current
+
+    def fire(self, u: torch.Tensor) -> torch.Tensor:
+        """Eq. (4) with the STBP surrogate backward: :math:`s = H(u - \\theta)`, :math:`H(0) = 1`."""
+        return spike(u - self.p.theta, self.p)
+
+    def fires(self, u: torch.Tensor) -> torch.Tensor:
+        """Eq. (4) as a plain comparison (no autograd function): what ONNX and references run."""
+        return (u >= self.p.theta).to(u.dtype)
+
+    def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The potential after the spikes ``z`` (plain, differentiable tensor arithmetic)."""
+        raise NotImplementedError
+
+    def step(self, current: torch.Tensor, state: NeuronState) -> tuple[torch.Tensor, NeuronState]:
+        """One training/attack step: spikes ``s(t)`` and the state after the reset."""
+        u = self.charge(state.u, current)
+        z = self.fire(u)
+        return z, NeuronState(self.reset(u, z))
+
+    def plain_step(self, current: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same step as :meth:`step` with a plain threshold: ``(spikes, u after reset)``."""
+        u = self.charge(u, current)
+        z = self.fires(u)
+        return z, self.reset(u, z)
+
+    # -- rate domain (RGA, §4.2-4.3) ------------------------------------------------------------
+    def rga_slopes(self, beta: float = 2.0, gamma: float = 0.2) -> tuple[float, float]:
+        r"""The two non-zero slopes of Eq. (19): :math:`\gamma` and
+        :math:`\frac{1-\gamma\theta+\gamma\theta\lambda}{(\beta+\lambda-1)\theta}`."""
+        theta, leak = self.p.theta, self.p.leak
+        return gamma, (1.0 - gamma * theta + gamma * theta * leak) / ((beta + leak - 1.0) * theta)
+
+    def rga_region(self, current: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
+        r"""Which interval of Eq. (19) each :math:`\bar I` falls in, as ``uint8``.
+
+        0: outside :math:`[0, \beta\theta]`; 1: :math:`[0, (1-\lambda)\theta]` (empty for IF);
+        2: :math:`((1-\lambda)\theta, \beta\theta]`. Every point is in exactly one interval (the
+        reference code counts the knee in both).
+        """
+        knee = (1.0 - self.p.leak) * self.p.theta
+        region = ((current >= 0) & (current <= beta * self.p.theta)).to(torch.uint8) * 2
+        if knee > 0:
+            region.sub_(((current >= 0) & (current <= knee)).to(torch.uint8))
+        return region
+
+    @staticmethod
+    def slope_of(region: torch.Tensor, slopes: tuple[float, float], dtype: torch.dtype) -> torch.Tensor:
+        """Slopes per neuron from :meth:`rga_region`'s intervals."""
+        out = torch.zeros(region.shape, dtype=dtype, device=region.device)
+        out.masked_fill_(region == 1, slopes[0])
+        return out.masked_fill_(region == 2, slopes[1])
+
+    def rga_slope(self, current: torch.Tensor, beta: float = 2.0, gamma: float = 0.2) -> torch.Tensor:
+        r""":math:`\partial r/\partial \bar I` of Eq. (19) (Eq. (15) for IF), elementwise."""
+        return self.slope_of(self.rga_region(current, beta), self.rga_slopes(beta, gamma), current.dtype)
+
+    def rga_rate(self, current: torch.Tensor, beta: float = 2.0, gamma: float = 0.2) -> torch.Tensor:
+        """The relaxed R-I curve whose slope is :meth:`rga_slope`: 0 below 0, 1 above beta*theta."""
+        knee = (1.0 - self.p.leak) * self.p.theta
+        g, slope = self.rga_slopes(beta, gamma)
+        first = g * current.clamp(0.0, knee)
+        second = slope * (current.clamp(knee, beta * self.p.theta) - knee)
+        return torch.where(current <= 0, torch.zeros_like(current), first + second)
+
+    def static_rate(self, current: torch.Tensor) -> torch.Tensor:
+        r"""The static R-I curve of Eq. (18): the rate under a constant input current.
+
+        :math:`r = \lceil \log_\lambda \frac{I + \theta(\lambda-1)}{I} \rceil^{-1}` for
+        :math:`I > (1-\lambda)\theta` (0 below); for IF its limit :math:`\lceil \theta / I \rceil^{-1}`.
+        Capped at one spike per step.
+        """
+        p, i = self.p, current.double()
+        if p.leak == 1.0:
+            steps = torch.ceil(p.theta / i.clamp_min(1e-12))
+            valid = i > 0
+        else:
+            ratio = (i + p.theta * (p.leak - 1.0)) / i.clamp_min(1e-12)
+            valid = i > (1.0 - p.leak) * p.theta
+            steps = torch.ceil(torch.log(ratio.clamp_min(1e-300)) / math.log(p.leak))
+        rate = torch.where(valid, 1.0 / steps.clamp_min(1.0), torch.zeros_like(i))
+        return rate.to(current.dtype)
+
+    # -- Loihi 2 integer form -------------------------------------------------------------------
+    def v_decay(self) -> int:
+        """Loihi's ``vDecay`` for the leak: ``round((1 - lambda) * 4096)``; IF is 0."""
+        v_decay = int(round((1.0 - self.p.leak) * DECAY_UNITY))
+        if v_decay >= DECAY_UNITY:
+            raise InputError(f"leak {self.p.leak} decays faster than Loihi's 12-bit vDecay can express; "
+                             f"expected leak > {0.5 / DECAY_UNITY}")
+        return v_decay
+
+    def vth_mant(self, theta_mant: int) -> int:
+        """Loihi's threshold mantissa when theta is ``theta_mant`` integer units.
+
+        Loihi spikes if ``v > vThMant << 6``; this neuron spikes if ``u >= theta``, so the
+        mantissa is one unit below theta (exact while ``v`` stays on the 64-grid).
+        """
+        return int(theta_mant) - 1
+
+    def fixed_reset(self, v: torch.Tensor, z: torch.Tensor, theta_v: int) -> torch.Tensor:
+        """The integer reset of ``v`` after spikes ``z``; ``theta_v`` is theta in ``v`` units
+        (``theta_mant << 6``). Must be exact integer arithmetic in ``v``'s dtype."""
+        raise NotImplementedError
+
+    def lava_threshold(self) -> float:
+        """Lava's float ``vth`` (it spikes if ``v > vth``): the float just below theta."""
+        return float(np.nextafter(self.p.theta, -np.inf))
+
+    def lava_process(self, theta: float | int, **common: Any) -> Any:
+        """The Lava neuron process: ``common`` holds shape, du, dv, vth, bias and the reset
+        interval/offset; ``theta`` is theta in the process's units (float, or the integer
+        mantissa in fixed point). The default is Lava's own CUBA ``LIFReset``."""
+        from lava.proc.lif.process import LIFReset
+
+        return LIFReset(**common)
+
+    def netx_problem(self) -> str | None:
+        """Why NetX's CUBA neuron (hard reset to 0) cannot express this neuron, or ``None``."""
+        return None
+
+
+N = TypeVar("N", bound=type[NeuronModel])
+
+NEURONS: dict[str, type[NeuronModel]] = {}
+"""Neuron types by name (the ``reset`` field of :class:`NeuronParameters`)."""
+
+
+def register_neuron(cls: N) -> N:
+    """Class decorator: make a neuron type available under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a non-empty name")
+    NEURONS[cls.name] = cls
+    return cls
+
+
+def neuron_model(p: NeuronParameters) -> NeuronModel:
+    """The neuron model that ``p`` names (``p.reset``)."""
+    if p.reset not in NEURONS:
+        raise unknown_choice("neuron reset", p.reset, NEURONS)
+    return NEURONS[p.reset](p)

@@ -1,0 +1,22 @@
+"""The paper's neuron with a hard reset to 0 (Eq. 5): ``u <- u * (1 - s)``."""
+
+from __future__ import annotations
+
+import torch
+from norse.torch.functional.reset import reset_value
+
+from snnsec.neurons.base import NeuronModel, register_neuron
+
+
+@register_neuron
+class HardReset(NeuronModel):
+    """Hard reset (Eq. 5): a spike empties the membrane. Loihi's CUBA neuron does the same."""
+
+    name = "hard"
+    summary = "hard reset: a spike sets u to 0 (Eq. 5; Loihi's CUBA neuron, NetX)"
+
+    def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return reset_value(z, u, torch.zeros((), dtype=u.dtype, device=u.device), self.p.theta)
+
+    def fixed_reset(self, v: torch.Tensor, z: torch.Tensor, theta_v: int) -> torch.Tensor:
+        return v * (1 - z)
