@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from snnsec.attacks import AttackSpec
     from snnsec.attacks.craft import craft
     from snnsec.data import get_dataset
-    from snnsec.demo import cache_dir
+    from snnsec.utils.cache import cache_dir
     from snnsec.evaluation.robustness import ModelPredictor, robustness_report
 
     models_dir = args.models_dir or cache_dir() / "models"

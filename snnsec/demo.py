@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_cache_dir
+from snnsec.utils.cache import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,6 @@ DEMO_RECIPE = {"epochs": 3, "batch_size": 64, "optimizer": "adam", "lr": 2e-3, "
 DEMO_ATTACKS = ("stbp-fgsm", "rga-fgsm", "stbp-pgd", "rga-pgd")
 DEMO_EPS = "0.2"  # L-inf budget on [0, 1] pixels; PGD: alpha = eps/4, 5 steps, random start
 DEMO_N = 100
-
-
-def cache_dir() -> Path:
-    """``$SNNSEC_CACHE_DIR`` or the platform's user cache directory for snnsec."""
-    return Path(os.environ.get("SNNSEC_CACHE_DIR") or user_cache_dir("snnsec"))
 
 
 def demo_model_path() -> Path:
@@ -51,6 +46,7 @@ def demo_model(retrain: bool = False) -> tuple[Path, bool]:
     from snnsec.models import build_model, load_model, save_model
     from snnsec.neurons import NeuronParameters
     from snnsec.training import Recipe, train
+    from snnsec.utils.seeding import seed_everything
 
     path = demo_model_path()
     if path.is_file() and not retrain:
@@ -60,6 +56,7 @@ def demo_model(retrain: bool = False) -> tuple[Path, bool]:
         except InputError as exc:
             log.warning("cached demo model unusable (%s); training again", exc)
     ds = get_dataset("mnist5k")
+    seed_everything(DEMO_RECIPE["seed"])  # the initial weights too
     model = build_model(
         DEMO_MODEL["arch"], num_classes=10, input_shape=ds.sample_shape(), T=DEMO_MODEL["T"],
         neuron=NeuronParameters(leak=DEMO_MODEL["leak"], reset=DEMO_MODEL["reset"]),

@@ -13,7 +13,7 @@ from snnsec.attacks.attack import Attack, AttackSpec, attack_names, split_attack
 from snnsec.attacks.gradients import GRADIENTS, GradientEstimator, build_estimator
 from snnsec.attacks.losses import LOSSES
 from snnsec.attacks.optimizers import OPTIMIZERS, Optimizer, build_optimizer
-from snnsec.attacks.store import AdversarialSet, load_adversarial, save_adversarial
+from snnsec.data.adversarial import AdversarialSet, load_adversarial, save_adversarial
 from snnsec.attacks.threat import LinfBall, input_domain
 
 __all__ = [

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from snnsec.attacks.attack import AttackSpec
-from snnsec.attacks.store import AdversarialSet
+from snnsec.data.adversarial import AdversarialSet
 from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
 from snnsec.errors import InputError

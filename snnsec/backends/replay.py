@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from snnsec.attacks.store import AdversarialSet
+from snnsec.data.adversarial import AdversarialSet
 from snnsec.backends import get_backend
 from snnsec.backends.base import Backend, Prediction
 from snnsec.errors import InputError

@@ -104,7 +104,7 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
 
 def craft_command(args: argparse.Namespace) -> int:
     from snnsec.attacks.craft import discard_partial
-    from snnsec.attacks.store import save_adversarial
+    from snnsec.data.adversarial import save_adversarial
     from snnsec.errors import InputError
 
     if args.out is None:

@@ -40,7 +40,7 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def deploy_command(args: argparse.Namespace) -> int:
-    from snnsec.attacks.store import load_adversarial
+    from snnsec.data.adversarial import load_adversarial
     from snnsec.backends.replay import adversarial_inputs, deploy_report
     from snnsec.errors import InputError
     from snnsec.models import load_model

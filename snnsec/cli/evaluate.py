@@ -38,7 +38,7 @@ def make_predictor(model: "SpikingModel", args: argparse.Namespace) -> "Predicto
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from snnsec.attacks.store import load_adversarial, save_adversarial
+    from snnsec.data.adversarial import load_adversarial, save_adversarial
     from snnsec.errors import InputError
     from snnsec.evaluation.robustness import robustness_report
     from snnsec.models import load_model

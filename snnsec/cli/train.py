@@ -76,15 +76,15 @@ def train_command(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 2e-3),
         momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
     ).validated()
+    from snnsec.utils.seeding import seed_everything
+
+    seed_everything(args.seed)  # before the model is built: --seed fixes the initial weights too
     model = build_model(
         args.arch, num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=T,
         neuron=NeuronParameters(args.leak, args.theta, args.reset, args.surrogate, args.gamma),
         encoder=args.encoder or ds.default_encoder, width=args.width,
         normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes),
     )
-    import torch
-
-    torch.manual_seed(args.seed)
     ckpt = args.out.with_name(args.out.name + ".ckpt")
     start = time.perf_counter()
     result = train(model, train_set, test_set, recipe, checkpoint=ckpt)

@@ -214,7 +214,7 @@ def split_indices(split: str) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _counts(spec: FrameSpec, seed: int, split: str, cache_dir: str | None) -> np.ndarray:
     """Frames of one split: from memory, else from the disk cache, else generated (and cached)."""
-    from snnsec.demo import cache_dir as default_cache_dir
+    from snnsec.utils.cache import cache_dir as default_cache_dir
 
     indices = split_indices(split)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "datasets" / "dvs-mnist5k"

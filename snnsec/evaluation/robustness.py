@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import torch
 
-from snnsec.attacks.store import AdversarialSet
+from snnsec.data.adversarial import AdversarialSet
 from snnsec.models.base import SpikingModel
 
 

@@ -12,8 +12,6 @@ or a foreign checkpoint is refused with one line naming the problem, and nothing
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,9 @@ import torch
 
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
+from snnsec.models.build import model_from_meta
 from snnsec.models.meta import ModelMeta
-from snnsec.utils.io import atomic_torch_save
+from snnsec.utils.io import atomic_torch_save, safe_torch_load
 
 FORMAT = "snnsec-model"
 FORMAT_VERSION = 1
@@ -45,28 +44,7 @@ def save_model(model: SpikingModel, path: str | os.PathLike[str]) -> Path:
 
 def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate the raw payload of a model file (weights-only unpickler)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"model file not found: {path} (expected a *.pt written by `snnsec train`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(
-            f"refused to load {path}: it holds objects other than tensors and plain data "
-            f"(weights-only unpickler: {first})"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise InputError(
-            f"cannot read {path} as an snnsec model file (truncated or not a torch file: {exc})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"{path} is not an snnsec model file (expected format {FORMAT!r})")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise InputError(
-            f"{path} has model format version {payload.get('format_version')!r}; "
-            f"this snnsec reads version {FORMAT_VERSION}"
-        )
+    payload = safe_torch_load(path, "model file", FORMAT, FORMAT_VERSION, "a *.pt written by `snnsec train`")
     if not isinstance(payload.get("state_dict"), dict):
         raise InputError(f"{path} has no state_dict")
     return payload
@@ -78,8 +56,6 @@ def load_model(path: str | os.PathLike[str]) -> SpikingModel:
     The returned module maps images ``[B, C, H, W]`` in [0, 1] to time-averaged logits
     ``[B, classes]``.
     """
-    from snnsec.models import model_from_meta
-
     payload = read_payload(path)
     meta = ModelMeta.from_dict(payload["meta"])
     model = model_from_meta(meta)

@@ -59,3 +59,55 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def safe_torch_load(path: str | os.PathLike[str], kind: str, fmt: str | None = None,
+                    version: int | None = None, hint: str = "") -> dict[str, Any]:
+    """Load a torch file with the weights-only unpickler and check its ``format`` header.
+
+    The one safe way snnsec reads ``.pt`` files: tensors and plain data only, so a file that
+    holds any other object is refused (never unpickled). Every failure is one
+    :class:`~snnsec.errors.InputError` line naming the file, what was found and what was expected;
+    torch's own advice to retry with ``weights_only=False`` is never repeated.
+
+    Args:
+        path: the file. kind: what it should be, for messages (``"model file"``).
+        fmt, version: the expected ``format`` and ``format_version`` entries (``None``: any
+            dict). hint: what writes such files, for the not-found message.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    from snnsec.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{kind} not found: {path}" + (f" (expected {hint})" if hint else ""))
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = _first_line(str(exc)) or type(exc).__name__
+        raise InputError(f"refused to load {path}: it holds objects other than tensors and plain data "
+                         f"(weights-only unpickler: {first})") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, IndexError, KeyError) as exc:
+        raise InputError(f"cannot read {path} as an snnsec {kind} (truncated or not a torch file: "
+                         f"{_first_line(str(exc)) or type(exc).__name__})") from None
+    if not isinstance(payload, dict):
+        raise InputError(f"{path} is not an snnsec {kind}: it holds a {type(payload).__name__}, expected a dict")
+    if fmt is not None and payload.get("format") != fmt:
+        raise InputError(f"{path} is not an snnsec {kind} (format {payload.get('format')!r}, expected {fmt!r})")
+    if version is not None and payload.get("format_version") != version:
+        raise InputError(f"{path} has {kind} format version {payload.get('format_version')!r}; "
+                         f"this snnsec reads version {version}")
+    return payload
+
+
+def _first_line(text: str) -> str:
+    """The first non-empty line of a message, without torch's ``weights_only=False`` advice."""
+    for line in text.strip().splitlines():
+        line = line.strip()
+        if line and "weights_only" not in line and not line.lower().startswith("please"):
+            return line
+    return ""

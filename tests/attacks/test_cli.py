@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import snnsec
-from snnsec.attacks.store import load_adversarial
+from snnsec.data.adversarial import load_adversarial
 from snnsec.cli.main import main
 from snnsec.data import get_dataset
 from snnsec.data.base import sample_indices

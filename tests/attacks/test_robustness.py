@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from snnsec.attacks.store import AdversarialSet
+from snnsec.data.adversarial import AdversarialSet
 from snnsec.evaluation.robustness import robustness_report
 
 

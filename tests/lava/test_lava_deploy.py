@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from snnsec.attacks.store import AdversarialSet, save_adversarial
+from snnsec.data.adversarial import AdversarialSet, save_adversarial
 from snnsec.cli.main import main
 from snnsec.models import save_model
 from tests.lava.tiny_models import tiny_vgg

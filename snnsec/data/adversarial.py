@@ -17,8 +17,6 @@ The file is ``torch.save`` of a plain dict, read back with the weights-only unpi
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 import torch
 
 from snnsec.errors import InputError
-from snnsec.utils.io import atomic_torch_save
+from snnsec.utils.io import atomic_torch_save, safe_torch_load
 
 FORMAT = "snnsec-adversarial"
 FORMAT_VERSION = 1
@@ -74,19 +72,7 @@ def save_adversarial(path: str | os.PathLike[str], adv: AdversarialSet) -> Path:
 
 def load_adversarial(path: str | os.PathLike[str]) -> AdversarialSet:
     """Read an ``adv.pt`` file (weights-only; a foreign or malicious file is refused in one line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"adversarial file not found: {path} (expected a file written by `snnsec craft`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(f"refused to load {path}: it holds objects other than tensors and plain data") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"cannot read {path} as an adversarial file (truncated or not a torch file: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"{path} is not an snnsec adversarial file (expected format {FORMAT!r})")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path} has adversarial format version {payload.get('format_version')!r}; expected {FORMAT_VERSION}")
+    payload = safe_torch_load(path, "adversarial file", FORMAT, FORMAT_VERSION, "a file written by `snnsec craft`")
     try:
         adv = AdversarialSet(payload["x"], payload["x_adv"], payload["y"], payload["index"], dict(payload.get("meta", {})))
     except KeyError as exc:
