@@ -19,6 +19,7 @@ BACKENDS: dict[str, str] = {
     "onnx": "snnsec.backends.onnx_backend:OnnxBackend",
     "lava-sim": "snnsec.backends.lava_sim:LavaSimBackend",
     "loihi2": "snnsec.backends.loihi2:Loihi2Backend",
+    "loihi2-emu": "snnsec.backends.loihi2_emu:Loihi2EmuBackend",
 }
 
 
