@@ -14,8 +14,18 @@ if TYPE_CHECKING:
     from snnsec.models import SpikingModel
 
 
-def load_model(path: Any) -> "SpikingModel":
-    """Load a model file safely (weights-only); see :func:`snnsec.models.io.load_model`."""
+def load_model(path: Any, **nir_options: Any) -> "SpikingModel":
+    """Load a model file safely (weights-only); see :func:`snnsec.models.io.load_model`.
+
+    A ``*.nir`` file is imported as a NIR graph (:func:`snnsec.interop.nir.load_nir`, which takes
+    ``nir_options`` such as ``T`` and ``dt``).
+    """
+    if str(path).endswith(".nir"):
+        from snnsec.interop.nir import load_nir
+
+        return load_nir(path, **nir_options)
+    if nir_options:
+        raise TypeError(f"options {sorted(nir_options)} apply to *.nir files only")
     from snnsec.models.io import load_model as _load
 
     return _load(path)

@@ -31,6 +31,8 @@ def _human(r: dict[str, Any]) -> str:
         for q in r["quantization"]:
             lines.append(f"{q['layer']:<22}{q['scale']:>10.4g}{q['vth_mant']:>9}{q['v_decay']:>8}"
                          f"{q['weight_rel_error']:>11.2e}{q['weight_max_abs_error']:>11.2e}  {q['limited_by']}")
+    elif "summary" in r:  # exporters that describe themselves (nir)
+        lines.append(r["summary"])
     else:
         lines.append(f"T={r['T']} steps unrolled, opset {r['opset']}, input {r['input']}, {r['nodes']} nodes")
     return "\n".join(lines)
@@ -59,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--model", type=Path, required=True, help="trained model file (*.pt)")
     from snnsec.export import EXPORTERS
 
-    p.add_argument("--format", default="netx", choices=sorted(EXPORTERS), help="netx (lava-dl HDF5) or onnx")
+    p.add_argument("--format", default="netx", choices=sorted(EXPORTERS), help="netx (lava-dl HDF5), onnx or nir (NIR graph)")
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.add_argument("--input-scale", type=float, default=255.0,
                    help="NetX: integer message per unit of direct input (255: 8-bit pixels exactly)")

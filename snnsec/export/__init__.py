@@ -17,6 +17,7 @@ from snnsec.models.base import SpikingModel
 EXPORTERS: dict[str, str] = {
     "netx": "snnsec.export.netx_hdf5:export_netx",
     "onnx": "snnsec.export.onnx:export_onnx",
+    "nir": "snnsec.interop.nir:export_nir",
 }
 
 

@@ -35,6 +35,8 @@ class ModelMeta:
         snnsec_version: version that wrote the file.
         layout: version of the architectures' layer lists (:mod:`snnsec.models.layouts`); files
             without it are layout 1 and load with the layer lists they were trained with.
+        layers: the layer list of an imported model (arch ``sequential``, see
+            :mod:`snnsec.models.sequential`); None for registered architectures.
     """
 
     arch: str
@@ -51,6 +53,7 @@ class ModelMeta:
     test_accuracy: float | None = None
     snnsec_version: str = ""
     layout: int = LAYOUT_VERSION
+    layers: list[dict[str, Any]] | None = None
 
     @property
     def neuron_params(self) -> NeuronParameters:

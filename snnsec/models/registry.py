@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,9 +22,26 @@ class ModelEntry:
     builder: Builder
     input_shape: tuple[int, ...]
     """Default input shape of one sample (the paper's setting)."""
+    from_meta: Callable[[Any], SpikingSequential] | None = None
+    """Builds the body from the whole metadata (architectures described by a layer list)."""
+
+    def build(self, meta: Any) -> SpikingSequential:
+        """The untrained body that ``meta`` describes."""
+        if self.from_meta is not None:
+            return self.from_meta(meta)
+        return self.builder(meta.input_shape, meta.num_classes, meta.neuron_params.validated(), meta.width)
 
 
 MODELS: dict[str, ModelEntry] = {}
+GRAPH_ARCHS: dict[str, ModelEntry] = {}
+"""Architectures rebuilt from their metadata's layer list; not buildable by name, so not in MODELS."""
+
+
+def register_graph_arch(name: str, from_meta: Callable[[Any], SpikingSequential]) -> None:
+    def by_name(*_: Any, **__: Any) -> SpikingSequential:
+        raise unknown_choice("architecture", name, MODELS)
+
+    GRAPH_ARCHS[name] = ModelEntry(name, by_name, (), from_meta)
 
 
 def register_model(name: str, input_shape: tuple[int, ...]) -> Callable[[Builder], Builder]:
@@ -37,6 +55,8 @@ def register_model(name: str, input_shape: tuple[int, ...]) -> Callable[[Builder
 
 
 def get_model_entry(name: str) -> ModelEntry:
+    if name in GRAPH_ARCHS:
+        return GRAPH_ARCHS[name]
     if name not in MODELS:
         raise unknown_choice("architecture", name, MODELS)
     return MODELS[name]
