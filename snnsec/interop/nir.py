@@ -422,7 +422,8 @@ def nir_layers(graph: Any, sample_shape: list[int], dt: float, convention: str) 
             if a == 0:
                 raise InputError(f"node {name!r} (Flatten): start_dim {start} would flatten the batch dimension")
             out = full[:a] + [int(np.prod(full[a:b + 1]))] + full[b + 1:]
-            layers.add({"type": "flatten", "start_dim": a, "end_dim": b}, None, out[1:])
+            end_spec = -1 if b == len(full) - 1 else b  # torch's Flatten() form where it flattens to the end
+            layers.add({"type": "flatten", "start_dim": a, "end_dim": end_spec}, None, out[1:])
         elif kind == "Scale":
             scale = np.asarray(node.scale, dtype=np.float64)
             try:
