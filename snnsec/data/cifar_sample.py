@@ -89,7 +89,7 @@ class _CIFARSample(SNNDataset):
     kind = "image"
     needs_data_dir = False
     default_eps = "8/255"
-    sizes = {"test": SAMPLES}
+    sizes = {"train": 0, "test": SAMPLES}  # no train split: split("train") is refused
     citation = CIFAR_CITATION
     url = "https://pypi.org/project/foolbox/3.3.4/"
 
@@ -114,7 +114,7 @@ class _CIFARSample(SNNDataset):
         test = self.split("test")
         return {
             "dataset": self.name,
-            "samples": {"test": len(test)},
+            "samples": {"train": 0, "test": len(test)},
             "classes": len(self.classes),
             "class_names": list(self.classes),
             "sample_shape": list(self.sample_shape()),
