@@ -38,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     from snnsec.backends.lava.network import netx_network
     from snnsec.backends.lava.runner import stream
     from snnsec.export.netx_hdf5 import read_netx_meta
+    from snnsec.export.quantize import quantize_messages
 
     meta = read_netx_meta(args.net)
-    steps = np.load(args.inputs).astype(np.float64)
-    offset = np.asarray(meta["input_offset"]).reshape((-1,) + (1,) * (len(meta["input_shape"]) - 1))
-    messages = steps if meta["input_spiking"] else np.round((steps - offset) * meta["input_scale"])
+    steps = np.load(args.inputs, allow_pickle=False)
+    # the package's own quantisation, with its range checks (NaN or out-of-range inputs refused)
+    messages = quantize_messages(steps, meta["input_spiking"], np.asarray(meta["input_offset"]),
+                                 meta["input_scale"], len(meta["input_shape"]), meta.get("encoder", "the"))
     net = netx_network(args.net, meta["T"], meta["input_message_bits"])
-    result = stream(net, messages.astype(np.int64), run_cfg=Loihi2HwCfg())
+    result = stream(net, messages, run_cfg=Loihi2HwCfg())
     np.save(args.out, result.readout)
     print(f"{len(result.readout)} samples; predictions written to {args.out} (argmax over the last axis)")
     return 0

@@ -24,6 +24,7 @@ from snnsec.backends import get_backend
 from snnsec.backends.base import Backend, Prediction
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
+from snnsec.utils.metrics import attack_success_rate
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ def backend_predict(model: SpikingModel, inputs: torch.Tensor, backend: str | Ba
     lava-sim: one runtime)."""
     impl = get_backend(backend, model, **options) if isinstance(backend, str) else backend
     return impl.predict(inputs, seed=seed)
-
-
-def attack_success_rate(clean_pred: np.ndarray, adv_pred: np.ndarray, labels: np.ndarray) -> float:
-    """Share of clean-correct samples that the adversarial input misclassifies (NaN if none)."""
-    correct = clean_pred == labels
-    if not correct.any():
-        return float("nan")
-    return float(np.mean(adv_pred[correct] != labels[correct]))
 
 
 def compare_backends(
@@ -86,8 +79,8 @@ def compare_backends(
     }
     for k, name in enumerate(adversarial, start=1):
         adv_t, adv_b = ref.labels[k * n:(k + 1) * n], target.labels[k * n:(k + 1) * n]
-        asr_b = attack_success_rate(clean_b, adv_b, labels)
-        asr_t = attack_success_rate(clean_t, adv_t, labels)
+        asr_b = attack_success_rate(clean_b == labels, adv_b == labels)
+        asr_t = attack_success_rate(clean_t == labels, adv_t == labels)
         report["attacks"][name] = {
             "adv_accuracy": float(np.mean(adv_b == labels)),
             "torch_adv_accuracy": float(np.mean(adv_t == labels)),

@@ -47,10 +47,8 @@ def _samples(data: Dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     return stack_samples(data, index)
 
 
-@torch.no_grad()
 def _accuracy(model: SpikingModel, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    correct = sum(int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum()) for i in range(0, len(x), batch_size))
-    return correct / len(y)
+    return float((model.predict(x, batch_size) == y).double().mean())
 
 
 def shuffle_report(

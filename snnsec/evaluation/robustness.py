@@ -22,6 +22,7 @@ import torch
 
 from snnsec.data.adversarial import AdversarialSet
 from snnsec.models.base import SpikingModel
+from snnsec.utils.metrics import attack_success_rate
 
 
 class Predictor(Protocol):
@@ -42,17 +43,8 @@ class ModelPredictor:
     batch_size: int = 256
     seed: int = 0
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
-                out = [self.model(x[i : i + self.batch_size]).argmax(1) for i in range(0, len(x), self.batch_size)]
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+        return self.model.predict(x, self.batch_size, self.seed)
 
 
 def _share(num: int, den: int) -> float:
@@ -93,7 +85,7 @@ def _figures(clean: torch.Tensor, robust: torch.Tensor) -> dict[str, Any]:
         "n": n,
         "clean_accuracy": _share(n_clean, n),
         "robust_accuracy": _share(int(robust.sum()), n),
-        "asr": _share(fooled, n_clean),
+        "asr": attack_success_rate(clean, robust),
         "clean_correct": n_clean,
         "fooled": fooled,
     }

@@ -137,16 +137,27 @@ def input_message_range(graph: SpikingGraph, input_scale: float) -> tuple[np.nda
 
 
 def quantize_input(graph: SpikingGraph, seq: np.ndarray, input_scale: float) -> np.ndarray:
+    return quantize_messages(seq, graph.input_spiking, graph.input_offset, input_scale, len(graph.input_shape), graph.encoder)
+
+
+def quantize_messages(seq: np.ndarray, spiking: bool, offset: np.ndarray, input_scale: float,
+                      step_ndim: int, encoder: str = "the") -> np.ndarray:
+    """Input steps ``[..., C, (H, W)]`` (``step_ndim`` trailing axes) in [0, 1] -> integer
+    messages: spikes stay 0/1, graded
+    input becomes ``round((x - offset) * input_scale)``. Refuses NaN and values outside [0, 1]
+    (or non-binary spikes) in one line instead of casting them to garbage integers."""
     seq = np.asarray(seq, dtype=np.float64)
+    if seq.size and not np.isfinite(seq).all():
+        raise InputError(f"Lava inputs must be finite numbers in [0, 1]; found {seq[~np.isfinite(seq)].flat[0]}")
     if seq.size and (seq.min() < 0.0 or seq.max() > 1.0):
         bad = seq.min() if seq.min() < 0.0 else seq.max()
         raise InputError(f"Lava inputs must lie in [0, 1] (the model's input domain); found {bad:.6g}")
-    if graph.input_spiking:
+    if spiking:
         if np.any((seq != 0.0) & (seq != 1.0)):
             bad = seq[(seq != 0.0) & (seq != 1.0)].flat[0]
-            raise InputError(f"{graph.encoder} input enters Lava as unary spikes and must be 0 or 1; found {bad:.6g}")
+            raise InputError(f"{encoder} input enters Lava as unary spikes and must be 0 or 1; found {bad:.6g}")
         return seq.astype(np.int64)
-    off = graph.input_offset.reshape((-1,) + (1,) * (len(graph.input_shape) - 1))
+    off = np.asarray(offset, dtype=np.float64).reshape((-1,) + (1,) * (step_ndim - 1))
     return np.round((seq - off) * input_scale).astype(np.int64)
 
 

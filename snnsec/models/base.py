@@ -65,6 +65,24 @@ class SpikingModel(nn.Module):
         assert total is not None
         return total / self.T
 
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 256, seed: int | None = None) -> torch.Tensor:
+        """Predicted classes ``[N]`` for ``x`` ``[N, *input_shape]``, in batches, without gradients,
+        in eval mode (the previous mode is restored). ``seed`` fixes the global RNG for the call,
+        so a Poisson encoder gives the same labels on every run."""
+        if batch_size < 1:
+            raise InputError(f"batch_size must be a positive number of samples, got {batch_size}")
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                if seed is not None:
+                    torch.manual_seed(seed)
+                out = [self(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
     # -- helpers ------------------------------------------------------------------------------
     def neurons(self) -> list[LIF]:
         """All spiking neuron layers, in forward order."""
