@@ -5,8 +5,9 @@ lava-nc 0.10 / lava-dl 0.6 need :mod:`snnsec._lava_compat`'s import-time patches
 site-packages. Python's :mod:`site` executes a ``.pth`` line that starts with ``import`` at every
 interpreter start, so a user's own ``from lava.lib.dl import netx`` works with no snnsec call.
 
-The hook costs one ``find_spec`` and the import of a small module (no torch, no Lava). If snnsec is
-uninstalled and the file is left behind, the line does nothing instead of failing every start.
+At start-up the hook costs one ``find_spec`` and appends a tiny meta-path entry; only when a script
+imports ``lava`` does it import :mod:`snnsec._lava_compat` and install the patches (no torch). If
+snnsec is uninstalled and the file is left behind, the line does nothing instead of failing.
 Remove the hook with ``python -m snnsec._lava_pth --remove``.
 """
 
@@ -20,10 +21,13 @@ from pathlib import Path
 PTH_NAME = "snnsec_lava_compat.pth"
 # Sorted after setuptools' "__editable__*.pth", which makes the editable snnsec importable first.
 PTH_LINE = (
-    "import importlib.util as _snnsec_u; "
-    "_snnsec_u.find_spec('snnsec') is not None and "
-    "__import__('snnsec._lava_compat', fromlist=['install']).install()\n"
+    "import sys, importlib.util as _u; _u.find_spec('snnsec') is not None and sys.meta_path.insert(0, "
+    "type('SnnsecLavaHook', (), {'find_spec': staticmethod(lambda name, path=None, target=None: "
+    "(name == 'lava' or name.startswith('lava.')) and "
+    "__import__('snnsec._lava_compat', fromlist=['install']).install() or None)})())\n"
 )
+"""One line: a meta-path hook that installs :mod:`snnsec._lava_compat` when ``lava`` is first
+imported, so interpreters that never import Lava pay nothing but one ``find_spec``."""
 
 
 def site_packages() -> Path:

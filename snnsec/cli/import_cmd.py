@@ -23,7 +23,8 @@ EXAMPLES = """
 examples:
   snnsec import --reference vgg11_T[8]_tau[1.00].pth --arch vgg11 --T 8 --tau 1.0 --out vgg11.pt
   snnsec import --reference resnet17.pth --arch resnet17 --dataset cifar100 --out r17.pt --json
-  snnsec import --nir norse_model.nir --T 8 --dt 1e-3 --dataset mnist5k --out m.pt
+  snnsec import --nir norse_model.nir --T 8 --dt 1e-3 --convention norse --out m.pt
+  snnsec import --nir snntorch_model.nir --T 8 --dt 1e-4 --out m.pt
   snnsec import --nir snnsec_export.nir --out back.pt          # T, dt, encoder from its metadata
 
 NIR: chains of Conv2d, Affine, Linear, AvgPool2d, SumPool2d, Flatten, Scale and IF / LIF / CubaLIF
@@ -69,7 +70,7 @@ def import_command(args: argparse.Namespace) -> int:
         from snnsec.interop.nir import load_nir
 
         model = load_nir(args.nir, T=args.T, dt=args.dt, encoder=args.encoder, input_shape=_shape(args.input_shape),
-                         dataset=args.dataset)
+                         dataset=args.dataset, convention=args.convention)
         source = {"nir": str(args.nir)}
     save_model(model, args.out)
     meta = model.meta
@@ -101,6 +102,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     g.add_argument("--tau", type=float, default=1.0, help="--reference: its leak constant tau (lambda; 1.0 is IF)")
     g.add_argument("--dt", type=float, default=None,
                    help="--nir: Euler step of LIF/CubaLIF (default: the file's metadata, else 1.0)")
+    g.add_argument("--convention", default="nir", choices=["nir", "norse"],
+                   help="--nir: how the file writes tau (norse: Norse 1.1's to_nir, tau = dt/tau_mem_inv)")
     g.add_argument("--encoder", default=None, choices=["direct", "poisson", "frames"],
                    help="input encoder (default: direct; DVS reference models and frame inputs: frames)")
     g.add_argument("--input-shape", default=None,

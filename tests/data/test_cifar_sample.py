@@ -71,3 +71,14 @@ def test_craft_rga_pgd_runs_on_the_real_images_without_data_dir(tmp_path, capsys
     assert rc == 0 and out.is_file()
     assert result["n"] == 20 and result["eps"] == "8/255"
     assert 0 < result["max_linf"] <= 8 / 255 + 1e-7
+
+
+@pytest.mark.lava
+def test_deploy_to_lava_sim_runs_on_the_real_images_without_data_dir(tmp_path, capsys) -> None:
+    torch.manual_seed(0)
+    model = build_model("vgg11", num_classes=10, input_shape=(3, 32, 32), T=2, width=0.0625, dataset="cifar10")
+    path = save_model(model.eval(), tmp_path / "vgg11.pt")
+    rc = main(["deploy", "--model", str(path), "--backend", "lava-sim", "--dataset", "cifar10-sample", "--n", "2",
+               "--json", "--quiet"])
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 0 and result["n"] == 2, result
