@@ -125,7 +125,9 @@ class _Layer:
         self.plan = plan
         self.weights = []
         for s in plan.synapses:
-            if s.delays is None:
+            if s.kind == "identity":
+                self.weights.append([(0, None)])
+            elif s.delays is None:
                 self.weights.append([(0, torch.as_tensor(s.weight, dtype=s.dtype, device=device))])
             else:  # one weight matrix per distinct delay (Lava's DelayDense)
                 self.weights.append([(int(k), torch.as_tensor(np.where(s.delays == k, s.weight, 0), dtype=s.dtype, device=device))
@@ -140,9 +142,9 @@ class _Layer:
         # u = a << 6 exactly and no leak: v += (a + bias) << 6 in one exact step (see plan)
         self.fast = plan.i_decay == DECAY_UNITY and not plan.wrap_u and plan.v_decay == 0
         first = plan.synapses[0] if plan.synapses else None
-        self.can_fuse_bias = bool(self.fast and self.has_bias and first is not None and not first.recurrent
+        self.can_fuse_bias = bool(self.fast and self.has_bias and not plan.extra.get("input_as_bias") and first is not None and not first.recurrent
                                   and first.delays is None and not first.weight_exp and not first.wrap_a
-                                  and first.dtype == dt)
+                                  and not first.lag and first.dtype == dt)
         self.bias_a = (torch.as_tensor(np.asarray(plan.bias, dtype=np.float64), dtype=first.dtype, device=device)
                        if self.can_fuse_bias and first is not None else None)
 
@@ -170,8 +172,8 @@ class Emulator:
         self.batch_size = int(batch_size)
         self.time_chunk = time_chunk
         self.layers = [_Layer(p, self.device) for p in layers]
-        # delays and recurrent synapses need the whole history of a sample in one chunk
-        self.whole_time = any(s.delays is not None or s.recurrent for p in layers for s in p.synapses)
+        # delayed and recurrent synapses need the whole history of a sample in one chunk
+        self.whole_time = any(s.delays is not None or s.recurrent or s.lag for p in layers for s in p.synapses)
 
     def describe(self) -> list[dict[str, Any]]:
         """How each layer runs: state dtype, synapse dtypes, bounds and pool factorisation."""
@@ -254,7 +256,7 @@ class Emulator:
                 want_uv = record_state or (record_readout and i == len(self.layers) - 1)
                 fuse = layer.can_fuse_bias and not want_uv
                 a = self._synaptic_input(layer, i, xs, outs, constant, steps, B, fuse)
-                z, u_seq, v_seq = self._neuron_steps(layer, i, a, state, steps, B, want_uv, fuse)
+                z, u_seq, v_seq = self._neuron_steps(layer, i, a, state, steps, B, want_uv, fuse, t0)
                 outs[i] = z
                 if record_spikes and layer.plan.spiking:
                     rec_spikes[i].append(z.to(torch.int32 if layer.plan.graded else torch.int8).cpu())
@@ -289,7 +291,10 @@ class Emulator:
                 continue  # added step by step in the neuron loop
             src = (xs[:1] if constant else xs) if syn.source == INPUT else outs[syn.source]
             n = src.shape[0]
-            flat = src.reshape(n * B, *src.shape[2:]).to(syn.dtype)
+            flat = src.reshape(n * B, *src.shape[2:])
+            if syn.unary and syn.source == INPUT:
+                flat = flat != 0  # lava-nc reads a unary port's payload as a bool
+            flat = flat.to(syn.dtype)
             if syn.pool == 2:
                 flat = F.avg_pool2d(flat, 2, divisor_override=1)  # 2x2 sum pool, exact
             contrib = None
@@ -300,15 +305,18 @@ class Emulator:
                     y = _wrap(y, U_WRAP)  # lava-nc's Conv wraps a to 24 bits
                 if syn.weight_exp:
                     y = torch.floor(y * 2.0**syn.weight_exp) if syn.weight_exp < 0 else y * 2.0**syn.weight_exp
-                if delay:
+                shift = delay + syn.lag
+                if shift:
+                    if n != steps:
+                        y, n = y.expand(steps, *y.shape[1:]), steps
                     shifted = torch.zeros_like(y)
-                    if delay < n:
-                        shifted[delay:] = y[:n - delay]
+                    if shift < n:
+                        shifted[shift:] = y[:n - shift]
                     y = shifted
                 contrib = y if contrib is None else contrib + y
             assert contrib is not None
             contrib = contrib.to(dt)
-            if n != steps:
+            if contrib.shape[0] != steps:
                 contrib = contrib.expand(steps, *contrib.shape[1:])
             a = contrib if a is None else a + contrib
         return a
@@ -316,7 +324,7 @@ class Emulator:
     # -- neurons -------------------------------------------------------------------------------
 
     def _neuron_steps(self, layer: _Layer, index: int, a: torch.Tensor | None, state: list[Any],
-                      steps: int, B: int, want_uv: bool, bias_in_a: bool
+                      steps: int, B: int, want_uv: bool, bias_in_a: bool, t0: int = 0
                       ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Loihi's CUBA update for every step of the chunk; returns spikes (and u, v)."""
         plan = layer.plan
@@ -329,8 +337,11 @@ class Emulator:
         rec = [(s, w) for s, w in zip(plan.synapses, layer.weights) if s.recurrent]
         z_prev = torch.zeros((B, *plan.shape), dtype=dt, device=self.device) if rec else None
         zero = torch.zeros((), dtype=dt, device=self.device)
-        fast = layer.fast and not want_uv and not rec
+        input_as_bias = bool(plan.extra.get("input_as_bias", False))
+        fast = layer.fast and not want_uv and not rec and not input_as_bias
         for t in range(steps):
+            if plan.reset_every is not None and (t0 + t + 1) % plan.reset_every[0] == plan.reset_every[1]:
+                u, v = torch.zeros_like(u), torch.zeros_like(v)  # lava-nc LIFReset, Lava steps count from 1
             at = a[t] if a is not None else zero
             for syn, weights in rec:
                 assert z_prev is not None
@@ -340,6 +351,9 @@ class Emulator:
                 at = at + y.to(dt).reshape(B, *plan.shape)
             if fast:
                 v.add_(at, alpha=2**SHIFT)  # v + (a << 6) (+ bias << 6 when fused): exact, see plan
+            elif input_as_bias:  # a NetX input neuron: the host drives its bias, its a_in is unused
+                u = _trunc_decay(u, plan.i_decay)
+                v = (_trunc_decay(v, plan.v_decay) if plan.v_decay else v) + u + at * 2**SHIFT
             else:
                 cur = at * 2**SHIFT
                 if plan.i_decay != DECAY_UNITY:
@@ -354,18 +368,20 @@ class Emulator:
             torch.gt(v, layer.theta, out=fired)  # Loihi spikes if v > vThMant << 6
             z = z_seq[t]
             z.copy_(fired)
+            v = layer.reset(v, z)  # the neuron model's integer reset
             if want_uv:
                 assert u_seq is not None and v_seq is not None
                 u_seq[t] = u
                 v_seq[t] = v
-            v = layer.reset(v, z)  # the neuron model's integer reset
             if z_prev is not None:
                 z_prev = z
         state[index] = (u, v)
         return z_seq, u_seq, v_seq
 
 
-def _apply(syn: SynapsePlan, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def _apply(syn: SynapsePlan, x: torch.Tensor, w: torch.Tensor | None, bias: torch.Tensor | None = None) -> torch.Tensor:
+    if syn.kind == "identity":  # a NetX input layer: the payload enters the neuron's a_in as-is
+        return x if bias is None else x + bias.reshape(-1, *([1] * (x.dim() - 2)))
     if syn.kind == "conv":
         return F.conv2d(x, w, bias, stride=syn.stride, padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
     return F.linear(x.reshape(x.shape[0], -1), w, bias)
@@ -410,8 +426,7 @@ def finalize_plans(layers: list[LayerPlan], input_shape: tuple[int, ...], input_
             src = i if syn.recurrent else syn.source
             src_shape = shapes[src]
             s = factorise_pool(syn, src_shape) if pool else syn
-            s.delays, s.recurrent = syn.delays, syn.recurrent
-            s.weight_exp = getattr(syn, "weight_exp", 0)
+            s.delays, s.recurrent, s.weight_exp, s.lag, s.unary = syn.delays, syn.recurrent, syn.weight_exp, syn.lag, syn.unary
             m = maxima[src] * (4.0 if s.pool == 2 else 1.0)
             s.bound = partial_sum_bound(s, m, src_shape)
             lo, hi = ranges[src]

@@ -66,6 +66,10 @@ class SynapsePlan:
         weight_exp: lava-nc Dense's weight exponent: ``a`` is shifted by it (floor on the right).
         wrap_a: conv only: ``a`` may leave 24 bits, where lava-nc's Conv wraps it.
         a_range: the smallest and largest value ``a`` itself can take (signed, for the wraps).
+        lag: steps between the source's output and this synapse's current (0 in logical time;
+            1 in Lava's time, where every Dense/Conv process adds one step).
+        unary: the synapse reads its input as a spike (any non-zero payload counts 1), as lava-nc's
+            Dense/Conv do with ``num_message_bits = 0``.
     """
 
     source: int
@@ -84,6 +88,8 @@ class SynapsePlan:
     weight_exp: int = 0
     wrap_a: bool = False
     a_range: tuple[float, float] = (0.0, 0.0)
+    lag: int = 0
+    unary: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "kind": self.kind, "pool": self.pool, "bound": int(self.bound),
@@ -107,6 +113,8 @@ class LayerPlan:
         out_max: the largest magnitude of what it sends (1 for unary spikes).
         state_dtype: dtype of ``u`` and ``v``.
         wrap_u: whether ``u`` can leave the 24-bit range (else the wrap is skipped, provably).
+        reset_every: ``(interval, offset)``: zero ``u`` and ``v`` before the update of every Lava
+            time step ``k`` (counted from 1) with ``k % interval == offset`` (lava-nc's LIFReset).
     """
 
     name: str
@@ -122,6 +130,7 @@ class LayerPlan:
     out_max: float = 1.0
     state_dtype: torch.dtype = torch.float64
     wrap_u: bool = True
+    reset_every: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -135,8 +144,10 @@ def partial_sum_bound(syn: SynapsePlan, in_max: np.ndarray, src_shape: tuple[int
     ``in_max`` is the largest input magnitude per source channel (pooled sources: per pooled
     value, i.e. 4x the spike bound, which the caller passes).
     """
-    w = np.abs(syn.weight.astype(np.float64))
     in_max = np.asarray(in_max, dtype=np.float64).reshape(-1)
+    if syn.kind == "identity":
+        return float(in_max.max(initial=0.0))
+    w = np.abs(syn.weight.astype(np.float64))
     if syn.kind == "conv":
         out, per_group = w.shape[:2]
         groups = syn.groups
@@ -156,9 +167,11 @@ def partial_sum_bound(syn: SynapsePlan, in_max: np.ndarray, src_shape: tuple[int
 def signed_range(syn: SynapsePlan, lo: np.ndarray, hi: np.ndarray, src_shape: tuple[int, ...]) -> tuple[float, float]:
     """The smallest and largest value of ``a`` for inputs in ``[lo, hi]`` per source channel
     (zero padding is covered: ``lo <= 0 <= hi``)."""
-    w = syn.weight.astype(np.float64)
     lo = np.asarray(lo, dtype=np.float64).reshape(-1)
     hi = np.asarray(hi, dtype=np.float64).reshape(-1)
+    if syn.kind == "identity":
+        return float(lo.min(initial=0.0)), float(hi.max(initial=0.0))
+    w = syn.weight.astype(np.float64)
     if syn.kind == "conv":
         out, per_group = w.shape[:2]
         idx = (np.arange(out)[:, None] // (out // syn.groups)) * per_group + np.arange(per_group)[None, :]
@@ -191,7 +204,7 @@ def factorise_pool(syn: SynapsePlan, src_shape: tuple[int, ...]) -> SynapsePlan:
     """The 2x2 sum-pool form of a folded ``pool + conv`` (or ``pool + flatten + dense``), if the
     integer weights repeat exactly in 2x2 blocks and the map has even height and width;
     otherwise ``syn`` unchanged."""
-    if syn.delays is not None or syn.recurrent or len(src_shape) != 3:
+    if syn.delays is not None or syn.recurrent or syn.kind == "identity" or len(src_shape) != 3:
         return syn
     _, H, W = src_shape
     if H % 2 or W % 2:
