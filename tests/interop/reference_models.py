@@ -93,16 +93,22 @@ class RefBlock(nn.Module):
 
 
 class RefResNet17(nn.Module):
-    def __init__(self, T: int, tau: float, num_class: int, width: float) -> None:
+    """Reference ResNet17 (``stages=None``) or, with ResNet19's stages, ResNet19."""
+
+    def __init__(self, T: int, tau: float, num_class: int, width: float, stem: int = 64,
+                 stages: tuple = ((64, 3, 2), (128, 4, 2))) -> None:
         super().__init__()
         self.T = T
-        c1, c2, h = int(64 * width), int(128 * width), int(256 * width)
-        self.pre_conv = RefConv(3, c1, 3, 1, 1)
+        c, h = int(stem * width), int(256 * width)
+        self.pre_conv = RefConv(3, c, 3, 1, 1)
         self.neuron1 = LIFSpike(T, tau)
-        self.layer1 = self.make_layer(c1, c1, 3, 2, T, tau)
-        self.layer2 = self.make_layer(c1, c2, 4, 2, T, tau)
+        for k, (channels, blocks, stride) in enumerate(stages, start=1):
+            out = int(channels * width)
+            setattr(self, f"layer{k}", self.make_layer(c, out, blocks, stride, T, tau))
+            c = out
+        self.n_stages = len(stages)
         self.pool = nn.AvgPool2d(2, 2)
-        self.fc1 = nn.Sequential(nn.Linear(c2 * 4 * 4, h), nn.BatchNorm1d(h))
+        self.fc1 = nn.Sequential(nn.Linear(c * 4 * 4, h), nn.BatchNorm1d(h))
         self.fc2 = nn.Linear(h, num_class)
 
     @staticmethod
@@ -115,7 +121,9 @@ class RefResNet17(nn.Module):
         mean = torch.tensor((0.4914, 0.4822, 0.4465))[None, :, None, None]
         std = torch.tensor((0.2023, 0.1994, 0.2010))[None, :, None, None]
         x = x.sub(mean).div(std).unsqueeze(0).repeat(self.T, 1, 1, 1, 1).flatten(0, 1)
-        x = self.layer2(self.layer1(self.neuron1(self.pre_conv(x))))
+        x = self.neuron1(self.pre_conv(x))
+        for k in range(1, self.n_stages + 1):
+            x = getattr(self, f"layer{k}")(x)
         x = torch.flatten(self.pool(x), 1)
         out = self.fc2(self.fc1(x))
         return out.view(self.T, -1, out.shape[-1])
@@ -132,3 +140,45 @@ def randomise_batchnorm(model: nn.Module, seed: int) -> nn.Module:
             m.bias.data.uniform_(0.0, 0.8, generator=g)
             m.num_batches_tracked.fill_(1234)
     return model.eval()
+
+
+class RefVGGDVS(nn.Module):
+    """Reference VGGDVS: layer1..layer4 from the cfg, classifier.0 = Linear; input [T, B, 2, 48, 48]."""
+
+    def __init__(self, T: int, num_class: int, tau: float, width: float, init_s: int = 48) -> None:
+        super().__init__()
+        self.T, c = T, 2
+        for k, stage in enumerate(VGG_CFG["vggdvs"], start=1):
+            layers: list[nn.Module] = []
+            for v in stage:
+                if v == "A":
+                    layers.append(nn.AvgPool2d(2))
+                else:
+                    v = int(v * width)
+                    layers += [nn.Conv2d(c, v, kernel_size=3, padding=1), nn.BatchNorm2d(v), LIFSpike(T, tau)]
+                    c = v
+            setattr(self, f"layer{k}", nn.Sequential(*layers))
+        W = int(init_s / (1 << 4)) ** 2
+        self.classifier = nn.Sequential(nn.Linear(c * W, num_class))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [T, B, C, H, W] (the reference transposes)
+        out = x.flatten(0, 1)
+        for k in range(1, 5):
+            out = getattr(self, f"layer{k}")(out)
+        out = self.classifier(torch.flatten(out, 1))
+        return out.view(self.T, -1, out.shape[-1])
+
+
+class RefCNNDVS(nn.Module):
+    def __init__(self, T: int, num_class: int, tau: float, init_s: int = 48) -> None:
+        super().__init__()
+        self.T = T
+        w = int(int((int((init_s + 2 - 5) / 2) + 1) / 2) / 2)
+        self.layer = nn.Sequential(
+            nn.Conv2d(2, 16, 5, 2, 1), nn.BatchNorm2d(16), LIFSpike(T, tau), nn.AvgPool2d(2, 2), LIFSpike(T, tau),
+            nn.Conv2d(16, 32, 3, 1, 1), nn.BatchNorm2d(32), LIFSpike(T, tau), nn.AvgPool2d(2, 2), LIFSpike(T, tau))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(32 * w * w, 512), LIFSpike(T, tau), nn.Linear(512, num_class))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.classifier(self.layer(x.flatten(0, 1)))
+        return out.view(self.T, -1, out.shape[-1])

@@ -57,13 +57,17 @@ def test_reference_vgg11_state_dict_imports_with_identical_logits(tmp_path, caps
     assert torch.equal(got, want)
 
 
-def test_reference_resnet17_state_dict_imports_with_identical_logits(tmp_path) -> None:
+@pytest.mark.parametrize("arch", ["resnet17", "resnet19"])
+def test_reference_resnet_state_dicts_import_with_identical_logits(tmp_path, arch: str) -> None:
     torch.manual_seed(1)
-    ref = randomise_batchnorm(RefResNet17(T=3, tau=1.0, num_class=10, width=0.125), seed=2)
-    ckpt = tmp_path / "resnet17.pth"
+    kw = {} if arch == "resnet17" else {"stem": 128, "stages": ((128, 3, 1), (256, 3, 2), (512, 2, 2))}
+    ref = randomise_batchnorm(RefResNet17(T=3, tau=1.0, num_class=10, width=0.125, **kw), seed=2)
+    ckpt = tmp_path / f"{arch}.pth"
     torch.save(ref.state_dict(), ckpt)
-    model = import_reference(ckpt, "resnet17", T=3, tau=1.0, dataset="cifar10")
+    model = import_reference(ckpt, arch, T=3, tau=1.0, dataset="cifar10")
     x = torch.rand(4, 3, 32, 32)
+    lo, hi = _spiking_fraction(ref, x)
+    assert lo > 0.0 and hi < 1.0
     with torch.no_grad():
         assert torch.equal(model(x), ref(x).mean(0))
 
@@ -110,3 +114,25 @@ def test_full_size_reference_vgg11_imports_with_identical_logits(tmp_path) -> No
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(x), ref(x).mean(0))
+
+
+@pytest.mark.parametrize("arch", ["vggdvs", "cnndvs"])
+def test_reference_dvs_models_import_with_identical_logits(tmp_path, arch: str) -> None:
+    from tests.interop.reference_models import RefCNNDVS, RefVGGDVS
+
+    torch.manual_seed(4)
+    T = 3
+    ref = RefVGGDVS(T, num_class=10, tau=0.8, width=0.125) if arch == "vggdvs" else RefCNNDVS(T, num_class=10, tau=0.8)
+    ref = randomise_batchnorm(ref, seed=5)
+    with torch.no_grad():
+        for m in ref.modules():
+            if isinstance(m, torch.nn.Linear):
+                m.weight.mul_(6)
+    torch.save(ref.state_dict(), tmp_path / "dvs.pth")
+    model = import_reference(tmp_path / "dvs.pth", arch, T=T, tau=0.8, dataset=None)
+    assert model.meta.encoder == "frames" and model.meta.input_shape == [T, 2, 48, 48]
+    x = (torch.rand(4, T, 2, 48, 48) < 0.3).float() * 2.0  # event counts, as the reference's frames
+    lo, hi = _spiking_fraction(ref, x.transpose(0, 1))
+    assert lo > 0.0 and hi < 1.0
+    with torch.no_grad():
+        assert torch.equal(model(x), ref(x.transpose(0, 1)).mean(0))
