@@ -128,3 +128,21 @@ def test_cli_export_nir_and_import_back(tmp_path, capsys) -> None:
 
     with torch.no_grad():
         torch.testing.assert_close(snnsec.load_model(tmp_path / "back.pt")(x), back(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("encoder", ["poisson", "frames"])
+def test_round_trip_keeps_the_encoder(tmp_path, encoder: str) -> None:
+    torch.manual_seed(5)
+    shape = (3, 2, 16, 16) if encoder == "frames" else (1, 28, 28)
+    arch = "vggdvs" if encoder == "frames" else "vgg5"
+    model = firing(build_model(arch, num_classes=10, input_shape=shape, T=3, encoder=encoder, width=0.125,
+                               neuron=NeuronParameters(leak=0.75)), seed=6)
+    export_nir(model, tmp_path / "m.nir")
+    back = load_nir(tmp_path / "m.nir")
+    assert back.meta.encoder == encoder and back.meta.input_shape == list(shape) and back.T == 3
+    x = (torch.rand(4, *shape) < 0.4).float()
+    if encoder == "poisson":  # same Bernoulli draws on both sides
+        model.encoder.reseed(7)
+        back.encoder.reseed(7)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model(x), rtol=0, atol=1e-5)
