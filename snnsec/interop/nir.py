@@ -339,6 +339,9 @@ class _Layers:
             t["bias"] = bias * gain + current
             last["bias"] = True
             return
+        if last is not None and last["type"] == "scale" and current == 0.0:
+            self.tensors[-1]["scale"] = self.tensors[-1]["scale"] * gain
+            return
         if current != 0.0:
             raise InputError(
                 f"node {name!r} ({kind}): its leak voltage needs a constant input current, but no weight layer "
@@ -430,7 +433,10 @@ def nir_layers(graph: Any, sample_shape: list[int], dt: float, convention: str) 
                 full = np.broadcast_to(scale, shape).copy()
             except ValueError:
                 raise InputError(f"node {name!r} (Scale): scale {list(scale.shape)} does not fit its input {shape}") from None
-            layers.add({"type": "scale", "shape": list(shape)}, {"scale": torch.as_tensor(full)})
+            if layers.specs and layers.specs[-1]["type"] == "scale":  # e.g. after a SumPool2d: one gain
+                layers.tensors[-1]["scale"] = layers.tensors[-1]["scale"] * torch.as_tensor(full)
+            else:
+                layers.add({"type": "scale", "shape": list(shape)}, {"scale": torch.as_tensor(full)})
         elif kind in ("IF", "LIF", "CubaLIF"):
             p, gain, current = _neuron_from_nir(name, node, dt, convention)
             layers.fold_into_last(name, kind, gain, current)

@@ -6,6 +6,7 @@ with a leading batch dimension. Semantics, from the NIR 1.0 node definitions:
 
 - ``Conv2d``: cross-correlation with bias; ``Affine``: ``W x + b``; ``Linear``: ``W x``;
 - ``Flatten``: over the sample's dimensions (``start_dim`` counts from the unbatched shape);
+- ``AvgPool2d`` / ``SumPool2d``: mean / sum over each window; ``Scale``: elementwise product;
 - ``IF``: ``v += r * I``; ``LIF``: ``v += (dt / tau) * (v_leak - v + r * I)``;
 - fire ``z = v > v_threshold``; where ``z``: ``v = v_reset``.
 """
@@ -56,6 +57,12 @@ def run(graph, x_steps: torch.Tensor, dt: float = 1.0, dtype=torch.float64) -> t
                 val[name] = inp @ _t(node.weight, dtype).T + _t(node.bias, dtype)
             elif kind == "Linear":
                 val[name] = inp @ _t(node.weight, dtype).T
+            elif kind in ("AvgPool2d", "SumPool2d"):
+                k, st, pd = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+                pooled = F.avg_pool2d(inp, k, st, pd, count_include_pad=True)
+                val[name] = pooled * (k[0] * k[1]) if kind == "SumPool2d" else pooled
+            elif kind == "Scale":
+                val[name] = inp * _t(node.scale, dtype)
             elif kind == "Flatten":
                 start, end = int(node.start_dim), int(node.end_dim)
                 val[name] = inp.flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)

@@ -219,3 +219,51 @@ def test_missing_T_and_a_bad_file_are_one_line_errors(tmp_path) -> None:
     bad.write_bytes(b"not hdf5")
     with pytest.raises(InputError, match=r"cannot read .*bad.nir as a NIR graph"):
         load_nir(bad, T=2)
+
+
+def test_hand_built_graph_with_every_mapped_node_equals_the_interpreter() -> None:
+    """Conv2d -> IF -> SumPool2d -> Scale -> LIF -> AvgPool2d -> Flatten -> Linear -> CubaLIF -> Affine."""
+    from tests.interop import nir_interpreter
+
+    rng = np.random.default_rng(0)
+    C = 3
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([1, 8, 8])}),
+        "conv": nir.Conv2d(input_shape=(8, 8), weight=rng.uniform(-0.8, 0.8, (C, 1, 3, 3)), stride=1, padding=1,
+                           dilation=1, groups=1, bias=rng.uniform(0, 0.2, C)),
+        "if": nir.IF(r=np.full((C, 8, 8), 1.5), v_threshold=np.full((C, 8, 8), 1.0)),
+        "sum": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "scale": nir.Scale(scale=rng.uniform(0.2, 0.6, (C, 4, 4))),
+        "lif": nir.LIF(tau=np.full((C, 4, 4), 4.0), r=np.full((C, 4, 4), 8.0), v_leak=np.zeros((C, 4, 4)),
+                       v_threshold=np.full((C, 4, 4), 2.0)),
+        "avg": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([C, 2, 2])}, start_dim=0, end_dim=-1),
+        "lin": nir.Linear(weight=rng.uniform(-1, 1, (6, C * 4))),
+        "cuba": nir.CubaLIF(tau_syn=np.full(6, 2.0), tau_mem=np.full(6, 8.0), r=np.full(6, 4.0), v_leak=np.full(6, 0.1),
+                            v_threshold=np.ones(6), w_in=np.full(6, 1.5)),
+        "out_aff": nir.Affine(weight=rng.uniform(-1, 1, (4, 6)), bias=rng.uniform(-0.1, 0.1, 4)),
+        "out": nir.Output(output_type={"output": np.array([4])}),
+    }
+    order = list(nodes)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(order[:-1], order[1:])), type_check=False)
+    T, dt = 5, 2.0  # CubaLIF maps because dt = tau_syn; LIF leak 1 - dt/tau = 0.5
+    model = load_nir(graph, T=T, dt=dt)
+    assert [type(m).__name__ for m in model.body] == [
+        "Conv2d", "LIF", "AvgPool2d", "Scale", "LIF", "AvgPool2d", "Flatten", "Linear", "LIF", "Linear"]
+    assert [n.p.leak for n in model.neurons()] == [1.0, 0.5, 0.75]
+    x = torch.rand(8, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    # the interpreter integrates CubaLIF's synaptic current with dt = tau_syn: I = w_in * S each step
+    cuba_free = dict(nodes)
+    cuba_free["cuba"] = nir.LIF(tau=np.full(6, 8.0), r=np.full(6, 4.0 * 1.5), v_leak=np.full(6, 0.1),
+                                v_threshold=np.ones(6))
+    ref_graph = nir.NIRGraph(nodes=cuba_free, edges=graph.edges, type_check=False)
+    want = nir_interpreter.run(ref_graph, x.unsqueeze(0).expand(T, *x.shape), dt=dt).mean(0)
+    rates = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: rates.append(float(o[0].mean()))) for m in model.neurons()]
+    with torch.no_grad():
+        got = model.double()(x)
+    for h in hooks:
+        h.remove()
+    assert all(0.0 < r < 1.0 for r in rates), rates
+    # same spikes everywhere; the only differences are the float32 rounding of the imported weights
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
