@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from snnsec.errors import InputError, unknown_choice
 from snnsec.models import SpikingModel, build_model
