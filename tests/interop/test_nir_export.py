@@ -128,6 +128,7 @@ def test_cli_export_nir_and_import_back(tmp_path, capsys) -> None:
 
     with torch.no_grad():
         torch.testing.assert_close(snnsec.load_model(tmp_path / "back.pt")(x), back(x), rtol=0, atol=0)
+        torch.testing.assert_close(snnsec.load_model(str(tmp_path / "m.nir"))(x), back(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("encoder", ["poisson", "frames"])
