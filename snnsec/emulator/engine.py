@@ -139,8 +139,9 @@ class _Layer:
         self.has_bias = bool(np.any(plan.bias))
         self.theta = float(int(plan.vth_mant) << SHIFT)
         self.reset = plan.reset or hard_reset
-        # u = a << 6 exactly and no leak: v += (a + bias) << 6 in one exact step (see plan)
-        self.fast = plan.i_decay == DECAY_UNITY and not plan.wrap_u and plan.v_decay == 0
+        # u = a << 6 exactly: v = trunc(v * keep) + ((a + bias) << 6) in exact steps (see plan)
+        self.fast = plan.i_decay == DECAY_UNITY and not plan.wrap_u
+        self.keep = (DECAY_UNITY - plan.v_decay) / DECAY_UNITY
         first = plan.synapses[0] if plan.synapses else None
         self.can_fuse_bias = bool(self.fast and self.has_bias and not plan.extra.get("input_as_bias") and first is not None and not first.recurrent
                                   and first.delays is None and not first.weight_exp and not first.wrap_a
@@ -241,8 +242,13 @@ class Emulator:
         T, B = x.shape[:2]
         tc = self._chunk_steps(T, B)
         dev = self.device
-        state = [(torch.zeros((B, *p.shape), dtype=p.state_dtype, device=dev),
-                  torch.zeros((B, *p.shape), dtype=p.state_dtype, device=dev)) for p in self.plans]
+        def zeros(p: LayerPlan, used: bool) -> torch.Tensor:
+            return torch.zeros((B, *p.shape) if used else (), dtype=p.state_dtype, device=dev)
+
+        # u is state only where it decays or is recorded; elsewhere u = a << 6 is never stored
+        state = [(zeros(p, record_state or not layer.fast or bool(p.extra.get("input_as_bias"))
+                        or (record_readout and i == len(self.plans) - 1)), zeros(p, True))
+                 for i, (p, layer) in enumerate(zip(self.plans, self.layers))]
         rec_spikes: list[list[torch.Tensor]] = [[] for _ in self.layers]
         rec_u: list[list[torch.Tensor]] = [[] for _ in self.layers]
         rec_v: list[list[torch.Tensor]] = [[] for _ in self.layers]
@@ -350,6 +356,8 @@ class Emulator:
                     y = torch.floor(y * 2.0**syn.weight_exp) if syn.weight_exp < 0 else y * 2.0**syn.weight_exp
                 at = at + y.to(dt).reshape(B, *plan.shape)
             if fast:
+                if plan.v_decay:
+                    v = v.mul(layer.keep).trunc_()  # lava-nc's truncating decay, exact (see plan)
                 v.add_(at, alpha=2**SHIFT)  # v + (a << 6) (+ bias << 6 when fused): exact, see plan
             elif input_as_bias:  # a NetX input neuron: the host drives its bias, its a_in is unused
                 u = _trunc_decay(u, plan.i_decay)
@@ -383,6 +391,10 @@ def _apply(syn: SynapsePlan, x: torch.Tensor, w: torch.Tensor | None, bias: torc
     if syn.kind == "identity":  # a NetX input layer: the payload enters the neuron's a_in as-is
         return x if bias is None else x + bias.reshape(-1, *([1] * (x.dim() - 2)))
     if syn.kind == "conv":
+        if syn.groups > 1 and syn.groups == x.shape[1] == w.shape[0] and w.shape[1:] == (1, 1, 1) \
+                and syn.stride == (1, 1) and syn.padding == (0, 0):  # a per-channel scale (relays, shortcuts)
+            y = x * w.reshape(1, -1, 1, 1)
+            return y if bias is None else y + bias.reshape(1, -1, 1, 1)
         return F.conv2d(x, w, bias, stride=syn.stride, padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
     return F.linear(x.reshape(x.shape[0], -1), w, bias)
 

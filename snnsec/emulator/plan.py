@@ -234,12 +234,15 @@ def factorise_pool(syn: SynapsePlan, src_shape: tuple[int, ...]) -> SynapsePlan:
 def state_dtype_for(layer: LayerPlan) -> tuple[torch.dtype, bool]:
     """(state dtype, whether ``u`` can wrap) for ``layer`` whose synapse bounds are set.
 
-    float32 is exact for the state when ``iDecay = 4096`` (``u = a << 6``), ``vDecay = 0`` and
-    ``a`` itself is exact in float32: then ``v + u`` stays below ``2**24`` in magnitude
-    (``|v| <= 2**23 - 1`` after saturation, ``|u| <= 2**23``) and is computed exactly; adding
-    ``bias << 6`` can only round a value that is already beyond the saturation limit, and
-    rounding is monotone, so the saturated result is exact too. Soft resets subtract a multiple
-    of 64 from a ``v`` above the threshold, also exact.
+    float32 is exact for the state when ``iDecay = 4096`` (``u = a << 6``, no wrap), ``a`` itself
+    is exact in float32 and ``4096 - vDecay`` is a power of two (IF: ``vDecay = 0``; leak 0.5:
+    ``vDecay = 2048``; relays: ``vDecay = 4095``). Then the decay ``trunc(v * (4096 - vDecay) /
+    4096)`` multiplies by a power of two (exact) and truncates; ``decayed v + u`` stays below
+    ``2**24`` in magnitude (``|v| <= 2**23 - 1`` after saturation, ``|u| <= 2**23``) and is
+    computed exactly; adding ``bias << 6`` can only round a value that is already beyond the
+    saturation limit, and rounding is monotone, so the saturated result is exact too. Soft
+    resets subtract ``theta << 6`` from a ``v`` above the threshold, also exact. In float64 the
+    same decay is exact for every ``vDecay`` (the product has at most 36 significant bits).
     """
     total = sum(s.bound for s in layer.synapses)
     a_lo = sum(s.a_range[0] for s in layer.synapses if not s.recurrent)
@@ -248,7 +251,8 @@ def state_dtype_for(layer: LayerPlan) -> tuple[torch.dtype, bool]:
         a_lo, a_hi = a_lo - sum(s.bound for s in layer.synapses if s.recurrent), a_hi + sum(s.bound for s in layer.synapses if s.recurrent)
     # u = a << 6 needs no wrap while it stays in (-2**23, 2**23]
     wrap = layer.i_decay != DECAY_UNITY or a_hi * 2**SHIFT > U_WRAP or a_lo * 2**SHIFT <= -U_WRAP
-    f32 = (layer.i_decay == DECAY_UNITY and layer.v_decay == 0 and not layer.graded
+    keep = DECAY_UNITY - layer.v_decay
+    f32 = (layer.i_decay == DECAY_UNITY and keep > 0 and keep & (keep - 1) == 0 and not wrap and not layer.graded
            and all(s.dtype == torch.float32 for s in layer.synapses) and total <= F32_EXACT
            and abs(int(layer.vth_mant)) << SHIFT < F32_EXACT
            and float(np.abs(layer.bias).max(initial=0)) * 2**SHIFT < F32_EXACT)

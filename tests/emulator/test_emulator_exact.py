@@ -56,6 +56,18 @@ def test_emulator_equals_the_integer_reference(case, batch_size, time_chunk):
     assert _compare(fixed, msgs, emu) > 100
 
 
+@pytest.mark.parametrize("leak,state", [(1.0, "float32"), (0.5, "float32"), (0.75, "float64")])
+def test_neuron_state_is_float32_exactly_where_the_decay_is_a_power_of_two(leak, state):
+    """IF (vDecay 0) and leak 0.5 (4096 - vDecay = 2048) decay by a power of two: exact in
+    float32; leak 0.75 (x 3072/4096) is not, so that state stays float64. Both equal the reference."""
+    model = tiny_vgg(encoder="poisson", leak=leak, T=6, seed=5)
+    fixed = quantize(model_graph(model))
+    emu = emulator_for(fixed, device="cpu")
+    assert [layer["state"] for layer in emu.describe()[:-1]] == [state] * 4
+    msgs = fixed.messages(input_steps(model, torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(2)), seed=2))
+    assert _compare(fixed, msgs, emu) > 100
+
+
 def test_pooled_layers_run_as_sum_pool_plus_small_kernel_only_where_verified():
     model = tiny_vgg(encoder="poisson", T=3, seed=0)
     fixed = quantize(model_graph(model))
