@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from snnsec.backends.base import Prediction, input_steps, prediction
+from snnsec.errors import InputError
 from snnsec.emulator import EmulatorResult, emulator_for
 from snnsec.emulator.engine import DEFAULT_BATCH
 from snnsec.export.graph import SpikingGraph, model_graph
@@ -70,3 +71,45 @@ class Loihi2EmuBackend:
     def predict(self, x: torch.Tensor, seed: int = 0) -> Prediction:
         pred, _ = self.run_steps(input_steps(self.model, x, seed))
         return pred
+
+    def check_lava(self, steps: np.ndarray, k: int) -> dict[str, Any]:
+        """Run the first ``k`` of input steps ``[N, T, ...]`` through lava-sim fixed point (one
+        runtime) and through the emulator, and compare every spike and readout.
+
+        Returns ``{"samples": k, "identical": bool, "first_difference": None | {"sample",
+        "layer", "step", "what"}, "lava_seconds"}``: the first difference is that of the lowest
+        sample, then the earliest step (in input time, after latency alignment), then the
+        earliest layer.
+        """
+        from snnsec.backends.lava_sim import LavaSimBackend
+
+        if k < 1:
+            raise InputError(f"--check-lava must be a positive number of samples, got {k}")
+        part = steps[:k]
+        lava = LavaSimBackend(self.model, precision="fixed", input_scale=self.fixed.input_scale,
+                              show_progress=self.show_progress)
+        _, lava_res = lava.run_steps(part, record_spikes=True)
+        _, emu_res = self.run_steps(part, record_spikes=True)
+        first = first_difference(emu_res, lava_res, [p.name for p in self.fixed.populations])
+        return {"samples": int(len(part)), "identical": first is None, "first_difference": first,
+                "lava_seconds": round(lava_res.seconds, 3)}
+
+
+def first_difference(emu: EmulatorResult, lava: Any, names: list[str]) -> dict[str, Any] | None:
+    """The first (sample, step, layer) where spikes differ, or the first sample whose readout
+    differs; ``None`` when the runs are identical."""
+    best: tuple[int, int, int] | None = None
+    for i, (got, want) in enumerate(zip(emu.spikes or [], lava.spikes or [])):
+        if got is None or want is None:
+            continue
+        diff = np.argwhere((got != want).reshape(got.shape[0], got.shape[1], -1).any(axis=2))
+        if len(diff):
+            n, t = (int(v) for v in diff[0])
+            if best is None or (n, t, i) < best:
+                best = (n, t, i)
+    readout = np.flatnonzero((emu.readout != lava.readout).any(axis=1))
+    if best is not None and (not len(readout) or best[0] <= readout[0]):
+        return {"sample": best[0], "layer": names[best[2]], "step": best[1], "what": "spikes"}
+    if len(readout):
+        return {"sample": int(readout[0]), "layer": names[-1], "step": None, "what": "readout v"}
+    return None

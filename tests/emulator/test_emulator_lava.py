@@ -69,3 +69,25 @@ def test_demo_model_predictions_equal_the_reference_on_all_test_digits_and_lava_
     lava_pred, _ = LavaSimBackend(demo_model, show_progress=False).run_steps(steps[:200])
     np.testing.assert_array_equal(pred.labels[:200], lava_pred.labels)
     np.testing.assert_array_equal(pred.scores[:200], lava_pred.scores)
+
+
+def test_check_lava_finds_no_difference_and_names_the_first_one_it_is_shown():
+    from snnsec.backends.loihi2_emu import Loihi2EmuBackend, first_difference
+
+    model = tiny_vgg(encoder="poisson", T=4, seed=3)
+    emu = Loihi2EmuBackend(model, device="cpu", show_progress=False)
+    steps = input_steps(model, torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(1)), seed=2)
+    report = emu.check_lava(steps, 3)
+    assert report == {"samples": 3, "identical": True, "first_difference": None, "lava_seconds": report["lava_seconds"]}
+    # a corrupted copy: the first difference is named by sample, step and layer
+    _, a = emu.run_steps(steps[:3], record_spikes=True)
+    _, b = emu.run_steps(steps[:3], record_spikes=True)
+    b.spikes[2][2, 3].flat[0] ^= 1
+    b.spikes[1][1, 2].flat[0] ^= 1
+    names = [p.name for p in emu.fixed.populations]
+    assert first_difference(a, b, names) == {"sample": 1, "layer": names[1], "step": 2, "what": "spikes"}
+    b.spikes[1][1, 2].flat[0] ^= 1
+    b.spikes[2][2, 3].flat[0] ^= 1
+    b.readout = b.readout.copy()
+    b.readout[0, 0] += 1
+    assert first_difference(a, b, names) == {"sample": 0, "layer": "readout", "step": None, "what": "readout v"}
