@@ -43,6 +43,14 @@ def _timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
+def _timed_pair(a, b, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(_timed(a, 1))
+        tb.append(_timed(b, 1))
+    return statistics.median(ta), statistics.median(tb)
+
+
 def lava_step_ms(fixed: Any, steps: int) -> dict[str, Any]:
     """Seconds per simulated step of one sample in lava-sim fixed point, after compilation."""
     import tempfile
@@ -103,7 +111,12 @@ def bench_model(name: str, T: int, batch: int, ref_batch: int, lava_steps: int, 
 
     emu = emulator_for(fixed, device="cpu", batch_size=batch)
     emu.run(msgs[:2])  # warm-up
-    rows["emulator (cpu)"] = 1000 * _timed(lambda: emu.run(msgs), repeat) / (batch * T)
+    with torch.no_grad():
+        model(x[:2])
+        # interleaved, so a change in machine load hits both alike
+        emu_s, float_s = _timed_pair(lambda: emu.run(msgs), lambda: model(x), repeat)
+    rows["emulator (cpu)"] = 1000 * emu_s / (batch * T)
+    rows["float forward"] = 1000 * float_s / (batch * T)
     check = emu.run(msgs[:ref_batch], record_spikes=True)
     fired = [float(s.mean()) for s in check.spikes if s is not None]
 
@@ -124,9 +137,6 @@ def bench_model(name: str, T: int, batch: int, ref_batch: int, lava_steps: int, 
         rows["emulator (cuda)"] = 1000 * _timed(on_cuda, repeat) / (batch * T)
         identical = identical and bool(np.array_equal(cuda.run(msgs[:ref_batch]).readout, ref.readout[-1]))
 
-    with torch.no_grad():
-        model(x[:2])
-        rows["float forward"] = 1000 * _timed(lambda: model(x), repeat) / (batch * T)
 
     lava = lava_step_ms(fixed, lava_steps) if lava_steps > 0 else None
     if lava is not None:
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16, help="batch of the emulator and the float forward")
     p.add_argument("--ref-batch", type=int, default=2, help="batch of simulate_fixed (and of the identity check)")
     p.add_argument("--lava-steps", type=int, default=2, help="Lava steps to time after compilation (0: skip)")
-    p.add_argument("--repeat", type=int, default=3, help="timed repetitions (median)")
+    p.add_argument("--repeat", type=int, default=5, help="timed repetitions (median)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
