@@ -34,7 +34,21 @@ def _compare(fixed, msgs, emu) -> int:
     return fired
 
 
+def _frames_model():
+    """vgg5 at 1/8 width on 2x8x8 event frames (T = 4), random weights."""
+    from snnsec.models import build_model
+
+    torch.manual_seed(5)
+    model = build_model("vgg5", num_classes=3, input_shape=(4, 2, 8, 8), T=4, width=0.125, encoder="frames")
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_var.uniform_(0.3, 0.6)
+            m.bias.data.uniform_(0.1, 0.4)
+    return model.eval()
+
+
 CASES = {
+    "event frames": _frames_model,
     "conv chain, poisson": lambda: tiny_vgg(encoder="poisson", T=6, seed=3),
     "leak 0.5, graded direct": lambda: tiny_vgg(encoder="direct", leak=0.5, T=5, seed=1,
                                                normalization={"mean": [0.5], "std": [0.25]}),
@@ -51,6 +65,8 @@ def test_emulator_equals_the_integer_reference(case, batch_size, time_chunk):
     model = CASES[case]()
     fixed = quantize(model_graph(model))
     x = torch.rand(5, *model.meta.input_shape, generator=torch.Generator().manual_seed(7))
+    if model.meta.encoder == "frames":
+        x = (x < 0.4).float()
     msgs = fixed.messages(input_steps(model, x, seed=3))
     emu = emulator_for(fixed, device="cpu", batch_size=batch_size, time_chunk=time_chunk)
     assert _compare(fixed, msgs, emu) > 100
@@ -136,6 +152,9 @@ def test_bad_inputs_are_refused_with_one_line():
         emulator_for(fixed, batch_size=0)
     with pytest.raises(InputError, match="unknown device 'tpu'"):
         emulator_for(fixed, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            emulator_for(fixed, device="cuda")
 
 
 @pytest.mark.slow
