@@ -24,3 +24,10 @@ class InputError(SnnsecError, ValueError):
 def unknown_choice(kind: str, value: object, choices: Iterable[str]) -> InputError:
     """``unknown attack 'rga-pdg'; choose one of: rga-fgsm, rga-pgd, ...``"""
     return InputError(f"unknown {kind} {value!r}; choose one of: {', '.join(sorted(choices))}")
+
+
+def unknown_option(owner: str, name: str, valid: Iterable[str]) -> InputError:
+    """``gradient estimator 'rga' takes no option omega; its options: beta, gamma, time_chunk``:
+    the one error for an option that the thing being configured does not have."""
+    names = ", ".join(sorted(valid)) or "none"
+    return InputError(f"{owner} takes no option {name}; its options: {names}")

@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +39,10 @@ from snnsec.attacks.gradients import GRADIENTS, GradientEstimator, Loss, build_e
 from snnsec.attacks.losses import get_loss
 from snnsec.attacks.optimizers import OPTIMIZERS, Optimizer, build_optimizer
 from snnsec.attacks.threat import LinfBall
-from snnsec.errors import InputError, unknown_choice
+from snnsec.errors import InputError, unknown_choice, unknown_option
 from snnsec.models.base import SpikingModel
 from snnsec.utils.numbers import parse_fraction
+from snnsec.utils.options import option_fields
 
 
 def attack_names() -> list[str]:
@@ -67,6 +67,7 @@ class Attack:
     threat: LinfBall
     loss: Loss
     te: int = 1
+    eot: int = 1
 
     def __call__(
         self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
@@ -88,56 +89,116 @@ class Attack:
             x_adv, state = self.optimizer.init(x, ball, generator)
             x_adv = ball.project(x_adv, x)
             for _ in range(self.optimizer.n_steps):
-                grad = self.estimator.gradient(model, x_adv, y, self.loss, generator)
-                x_adv, state = self.optimizer.step(x_adv, grad, state, ball)
+                losses, grad = self.gradient(model, x_adv, y, generator)
+                if losses is None:
+                    x_adv, state = self.optimizer.step(x_adv, grad, state, ball)
+                else:
+                    x_adv, state = self.optimizer.step(x_adv, grad, state, ball, losses=losses)  # type: ignore[call-arg]
                 x_adv = ball.project(x_adv, x).detach()
         return x_adv
 
+    def gradient(self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(per-sample losses or None, input gradient)``, each averaged over ``eot`` draws of
+        any random part (EOT: a Poisson encoder draws new spikes on every call). Losses are
+        computed only for optimizers that use them."""
+        total_loss: torch.Tensor | None = None
+        total_grad: torch.Tensor | None = None
+        for _ in range(self.eot):
+            if self.optimizer.uses_losses:
+                losses, grad = self.estimator.loss_and_gradient(model, x, y, self.loss, generator)
+                total_loss = losses if total_loss is None else total_loss + losses
+            else:
+                grad = self.estimator.gradient(model, x, y, self.loss, generator)
+            total_grad = grad if total_grad is None else total_grad + grad
+        assert total_grad is not None  # eot >= 1
+        if self.eot == 1:
+            return total_loss, total_grad
+        return (None if total_loss is None else total_loss / self.eot), total_grad / self.eot
 
-@dataclass(frozen=True)
+
+CORE_FIELDS = ("attack", "eps", "loss", "te", "eot")
+"""What every attack has; everything else in a spec is an estimator or optimizer option."""
+
+
 class AttackSpec:
     """An attack as the user wrote it; JSON data, stored in adversarial files.
 
-    ``eps`` and ``alpha`` keep their spelling (``"8/255"``); ``None`` options keep the
-    optimizer's or estimator's defaults. Options that the chosen optimizer or estimator does not
-    have are refused by :meth:`build`.
+    ``eps`` and fraction options such as ``alpha`` keep their spelling (``"8/255"``). Every other
+    keyword is an option of the attack's gradient estimator or optimizer, declared once as a
+    dataclass field on that class (see :mod:`snnsec.utils.options`); ``None`` keeps its default.
+    An option name that both have must be qualified (``assg.beta1`` or ``sapgd.beta1``); an
+    option that neither has is refused by :meth:`build` in one line.
 
     Args:
         attack: ``<gradient>-<optimizer>``, see :func:`attack_names`.
-        eps: L-inf budget, a number or fraction. alpha: step size (iterative optimizers).
-        steps, random_start, decay: optimizer options. beta, gamma: RGA options.
-        loss: ``ce`` or ``margin``. te: time-extension factor K (craft with K·T steps).
+        eps: L-inf budget, a number or fraction.
+        loss: a key of :data:`snnsec.attacks.losses.LOSSES`.
+        te: time-extension factor K (craft with K·T steps).
+        eot: expectation over transformation: average each gradient over K encoder draws.
+        options: estimator and optimizer options (``alpha``, ``steps``, ``beta``, ...).
     """
 
-    attack: str
-    eps: str
-    alpha: str | None = None
-    steps: int | None = None
-    random_start: bool | None = None
-    decay: float | None = None
-    loss: str = "ce"
-    te: int = 1
-    beta: float | None = None
-    gamma: float | None = None
+    def __init__(self, attack: str, eps: str | float, loss: str = "ce", te: int = 1, eot: int = 1,
+                 **options: Any) -> None:
+        self.attack = attack
+        self.eps = str(eps)
+        self.loss = loss
+        self.te = te
+        self.eot = eot
+        self.options = {k: (str(v) if _is_fraction_text(v) else v) for k, v in options.items() if v is not None}
+
+    def __repr__(self) -> str:
+        opts = "".join(f", {k}={v!r}" for k, v in sorted(self.options.items()))
+        return f"AttackSpec({self.attack!r}, eps={self.eps!r}, loss={self.loss!r}, te={self.te}, eot={self.eot}{opts})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AttackSpec) and self.to_dict() == other.to_dict()
+
+    def __getattr__(self, name: str) -> Any:  # spec.alpha, spec.steps, ... (None when unset)
+        if name.startswith("_") or name == "options":
+            raise AttributeError(name)
+        return self.options.get(name)
+
+    def resolve(self) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+        """``(gradient, optimizer, gradient options, optimizer options)``; refuses unknown or
+        ambiguous options in one line."""
+        gradient, optimizer = split_attack_name(self.attack)
+        g_fields, o_fields = option_fields(GRADIENTS[gradient]), option_fields(OPTIMIZERS[optimizer])
+        g_opts: dict[str, Any] = {}
+        o_opts: dict[str, Any] = {}
+        for key, value in self.options.items():
+            owner, _, name = key.rpartition(".")
+            in_g = name in g_fields and owner in ("", gradient)
+            in_o = name in o_fields and owner in ("", optimizer)
+            if in_g and in_o:
+                raise InputError(f"option {name!r} belongs to both gradient {gradient!r} and optimizer {optimizer!r}; "
+                                 f"write {gradient}.{name} or {optimizer}.{name}")
+            if not (in_g or in_o):
+                valid = sorted({*g_fields, *o_fields})
+                raise unknown_option(f"attack {self.attack!r}", key, valid)
+            (g_opts if in_g else o_opts)[name] = value
+        return gradient, optimizer, g_opts, o_opts
 
     def build(self, domain: tuple[float, float] = (0.0, 1.0)) -> Attack:
-        gradient, optimizer = split_attack_name(self.attack)
-        if self.te < 1:
-            raise InputError(f"time extension factor must be a positive integer, got {self.te}")
+        gradient, optimizer, g_opts, o_opts = self.resolve()
+        for what, value in (("time extension factor", self.te), ("EOT draw count", self.eot)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{what} must be a positive integer, got {value!r}")
         eps = parse_fraction(self.eps, "eps")
-        alpha = parse_fraction(self.alpha, "alpha") if self.alpha is not None else None
         return Attack(
-            estimator=build_estimator(gradient, beta=self.beta, gamma=self.gamma),
-            optimizer=build_optimizer(
-                optimizer, alpha=alpha, steps=self.steps, random_start=self.random_start, decay=self.decay
-            ),
+            estimator=build_estimator(gradient, **g_opts),
+            optimizer=build_optimizer(optimizer, **o_opts),
             threat=LinfBall(eps, *domain),
             loss=get_loss(self.loss),
             te=int(self.te),
+            eot=int(self.eot),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Flat JSON data: the core fields and every option that was set."""
+        return {"attack": self.attack, "eps": self.eps, "loss": self.loss, "te": self.te, "eot": self.eot,
+                **dict(sorted(self.options.items()))}
 
     def describe(self, domain: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
         """The spec plus what it resolves to (numbers, estimator and optimizer options)."""
@@ -151,6 +212,16 @@ class AttackSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AttackSpec":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: Any) -> "AttackSpec":
+        """Read :meth:`to_dict` data (also older files, whose unset options are ``None``); options
+        the attack does not have are refused like everywhere else."""
+        if not isinstance(data, dict) or not isinstance(data.get("attack"), str) or "eps" not in data:
+            raise InputError(f"attack spec must be a mapping with 'attack' and 'eps', got {data!r}"[:300])
+        core = {k: data[k] for k in CORE_FIELDS if k in data and data[k] is not None}
+        spec = cls(**core, **{k: v for k, v in data.items() if k not in CORE_FIELDS})
+        spec.resolve()
+        return spec
+
+
+def _is_fraction_text(value: Any) -> bool:
+    return isinstance(value, str) and "/" in value

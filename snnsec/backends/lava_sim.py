@@ -25,7 +25,7 @@ from snnsec.models.base import SpikingModel
 from snnsec.utils.progress import progress
 
 BUILDERS = ("auto", "netx", "lava-nc")
-PRECISIONS = ("fixed", "float")
+from snnsec.backends.lava.network import PRECISIONS  # noqa: E402  (one definition)
 
 
 class LavaSimBackend:

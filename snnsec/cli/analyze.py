@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from snnsec.data.base import SPLITS
 from snnsec.cli.common import ArgumentParser, HelpFormatter, add_common_options, emit
 from snnsec.cli.train import add_data_options
 
@@ -64,7 +65,7 @@ def ri_curve_command(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser, n_default: int | None) -> None:
     p.add_argument("--model", type=Path, required=True, help="model file (*.pt)")
     add_data_options(p, default=None)
-    p.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
+    p.add_argument("--split", default="test", choices=sorted(SPLITS), help="dataset split")
     p.add_argument("--n", type=int, default=n_default, help="use N samples of the split (the first N of a fixed permutation)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch")
     p.add_argument("--seed", type=int, default=0, help="random seed")

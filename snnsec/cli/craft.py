@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from snnsec.cli.common import HelpFormatter, add_common_options, emit
 from snnsec.cli.train import add_data_options
+from snnsec.data.base import SPLITS
 
 if TYPE_CHECKING:
     from snnsec.attacks import AttackSpec
@@ -28,7 +29,11 @@ examples:
 
 
 def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """Attack, budget and sampling options shared by ``craft`` and ``evaluate``."""
+    """Attack, budget and sampling options shared by ``craft`` and ``evaluate``.
+
+    Estimator and optimizer options are not listed here: each is a dataclass field of its class
+    (:mod:`snnsec.utils.options`), and every registered one becomes a flag below.
+    """
     from snnsec.attacks import LOSSES, attack_names
 
     g = p.add_argument_group("attack")
@@ -36,32 +41,65 @@ def add_attack_options(p: argparse.ArgumentParser, required: bool = True) -> Non
     g.add_argument("--eps", default=None,
                    help="L-inf budget in input units, a number or a fraction such as 8/255 (default: the "
                         "dataset's convention: 8/255 for CIFAR, 0.02 for DVS frames, 0.2 for MNIST-5k)")
-    g.add_argument("--alpha", default=None, help="step size of iterative attacks (default: eps/4)")
-    g.add_argument("--steps", type=int, default=None, help="gradient steps of iterative attacks (default: 5)")
-    g.add_argument("--random-start", action=argparse.BooleanOptionalAction, default=None,
-                   help="PGD: start from a random point of the eps-ball (default: on)")
-    g.add_argument("--decay", type=float, default=None, help="MI-FGSM momentum decay (default: 1.0)")
     g.add_argument("--loss", default="ce", choices=sorted(LOSSES), help="loss to maximise")
-    g.add_argument("--beta", type=float, default=None, help="RGA relaxation beta (default: 2)")
-    g.add_argument("--gamma", type=float, default=None, help="RGA slope gamma below (1-lambda)theta (default: 0.2)")
     g.add_argument("--te", type=int, default=1, metavar="K", help="time extension: craft with K*T steps, evaluate at T")
+    g.add_argument("--eot", type=int, default=1, metavar="K",
+                   help="expectation over transformation: average each gradient over K encoder draws (Poisson input)")
     g.add_argument("--substitute", type=Path, default=None,
                    help="black box: craft on this separately trained model, evaluate on --model")
+    add_option_flags(p)
     s = p.add_argument_group("samples")
-    s.add_argument("--split", default="test", choices=["train", "test"], help="dataset split")
+    s.add_argument("--split", default="test", choices=sorted(SPLITS), help="dataset split")
     s.add_argument("--n", type=int, default=None, help="attack N samples of the split, the first N of a fixed permutation (default: all)")
     s.add_argument("--batch-size", type=int, default=64, help="samples per batch")
     s.add_argument("--seed", type=int, default=0, help="base seed; batch b uses a seed derived from (seed, b)")
 
 
+def add_option_flags(p: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per option name of every registered estimator and optimizer, plus
+    ``--opt NAME=VALUE`` for qualified names (``--opt assg.beta1=0.8``)."""
+    from snnsec.attacks.gradients import GRADIENTS
+    from snnsec.attacks.optimizers import OPTIMIZERS
+    from snnsec.utils.options import option_fields, option_help, option_kind
+
+    g = p.add_argument_group("estimator and optimizer options (each applies to the attack parts that have it)")
+    owners: dict[str, list[tuple[str, Any]]] = {}
+    for registry in (GRADIENTS, OPTIMIZERS):
+        for name, cls in sorted(registry.items()):
+            for opt, f in option_fields(cls).items():
+                owners.setdefault(opt, []).append((name, f))
+    taken = set(p._option_string_actions)  # flags the command already has keep their meaning
+    for opt in sorted(owners):
+        flag = "--" + opt.replace("_", "-")
+        if flag in taken:
+            continue
+        f = owners[opt][0][1]
+        if len(owners[opt]) == 1:
+            text = f"{option_help(f)} [{owners[opt][0][0]}]"
+        else:  # one flag, several owners: each keeps its own meaning and default
+            defaults = ", ".join(f"{name} {field.default}" for name, field in owners[opt])
+            text = f"{option_help(f, with_default=False)}; defaults: {defaults}"
+        text = text.replace("%", "%%")
+        if option_kind(f) == "bool":
+            g.add_argument(flag, dest=f"opt_{opt}", action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            g.add_argument(flag, dest=f"opt_{opt}", default=None, metavar=option_kind(f).upper(), help=text)
+    g.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
+                   help="any option by name, qualified as gradient.name or optimizer.name where both have it")
+
+
 def attack_spec(args: argparse.Namespace) -> "AttackSpec":
     from snnsec.attacks import AttackSpec
+    from snnsec.errors import InputError
 
-    return AttackSpec(
-        attack=args.attack, eps=str(args.eps).strip(), alpha=None if args.alpha is None else str(args.alpha).strip(),
-        steps=args.steps, random_start=args.random_start, decay=args.decay, loss=args.loss, te=args.te,
-        beta=args.beta, gamma=args.gamma,
-    )
+    options = {k[len("opt_"):]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    for item in getattr(args, "opt", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--opt expects NAME=VALUE, got {item!r}")
+        options[key.strip()] = value.strip()
+    return AttackSpec(attack=args.attack, eps=str(args.eps).strip(), loss=args.loss, te=args.te, eot=args.eot,
+                      **{k: (v.strip() if isinstance(v, str) else v) for k, v in options.items()})
 
 
 def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["CraftResult", "SpikingModel", str, float]:

@@ -20,6 +20,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.backends.lava_sim import PRECISIONS
     from snnsec.demo import DEMO_EPS, DEMO_N
 
     p = sub.add_parser(
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--out-dir", type=Path, default=Path("runs/demo"), help="where the report and adversarial files go")
     p.add_argument("--n", type=int, default=DEMO_N, help="test digits to attack")
     p.add_argument("--eps", default=DEMO_EPS, help="L-inf budget on [0, 1] pixels (a number or a fraction)")
-    p.add_argument("--precision", default="fixed", choices=["fixed", "float"], help="Lava arithmetic")
+    p.add_argument("--precision", default="fixed", choices=PRECISIONS, help="Lava arithmetic")
     p.add_argument("--retrain", action="store_true", help="ignore the cached model and train again")
     add_common_options(p)
     p.set_defaults(func=demo_command)

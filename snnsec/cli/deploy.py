@@ -76,13 +76,14 @@ def deploy_command(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
     from snnsec.backends import BACKENDS
+    from snnsec.backends.lava_sim import BUILDERS, PRECISIONS
 
     p = sub.add_parser(name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES, description=summary)
     p.add_argument("--model", type=Path, required=True, help="trained model file (*.pt)")
     p.add_argument("--backend", default="lava-sim", choices=sorted(BACKENDS), help="where to run the model")
-    p.add_argument("--precision", default="fixed", choices=["fixed", "float"],
+    p.add_argument("--precision", default="fixed", choices=PRECISIONS,
                    help="lava-sim: bit-accurate Loihi 2 fixed point, or floating point")
-    p.add_argument("--builder", default="auto", choices=["auto", "netx", "lava-nc"],
+    p.add_argument("--builder", default="auto", choices=BUILDERS,
                    help="lava-sim: lava-dl NetX (chains, fixed point) or lava-nc processes")
     p.add_argument("--adv", type=Path, default=None, help="adversarial examples (adv.pt from `snnsec craft`)")
     p.add_argument("--n", type=int, default=None, help="samples to run (default: all)")

@@ -82,6 +82,9 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.backends import BACKENDS
+    from snnsec.backends.lava_sim import PRECISIONS
+
     p = sub.add_parser(
         name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
         description=summary + "\n\nEither evaluates an adversarial file from `snnsec craft` (--adv), or crafts\n"
@@ -94,9 +97,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     add_data_options(p, default=None)
     p.add_argument("--out", type=Path, default=None, help="with --attack: also save the adversarial file here")
     p.add_argument("--eval-batch-size", type=int, default=256, help="batch size for predictions")
-    p.add_argument("--backend", default="torch", choices=["lava-sim", "loihi2", "onnx", "torch"],
+    p.add_argument("--backend", default="torch", choices=sorted(BACKENDS),
                    help="where predictions run (see `snnsec deploy` and docs/deployment.md)")
-    p.add_argument("--precision", default="fixed", choices=["fixed", "float"], help="lava-sim: fixed or floating point")
+    p.add_argument("--precision", default="fixed", choices=PRECISIONS, help="lava-sim: fixed or floating point")
     add_common_options(p)
     p.set_defaults(func=evaluate_command)
     return p

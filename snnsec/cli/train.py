@@ -58,7 +58,7 @@ def add_data_options(p: argparse.ArgumentParser, default: str | None = "mnist5k"
 
 def train_command(args: argparse.Namespace) -> int:
     from snnsec.data import get_dataset
-    from snnsec.errors import InputError
+    from snnsec.errors import InputError, unknown_choice
     from snnsec.models import build_model, save_model
     from snnsec.neurons import NeuronParameters
     from snnsec.training import Recipe, train
@@ -66,9 +66,17 @@ def train_command(args: argparse.Namespace) -> int:
     if args.out.suffix != ".pt":
         raise InputError(f"--out must name a *.pt file, got {args.out}")
     # Event datasets bin their events into T frames (args.T, else their default); images ignore T.
-    ds = get_dataset(args.dataset, args.data_dir, T=args.T, **({"augment": True} if args.augment else {}))
-    if args.augment and not getattr(ds, "augment", False):
-        raise InputError(f"--augment is available for cifar10, cifar100 and cifar100-coarse, not {ds.name!r}")
+    from snnsec.data import DATASETS
+
+    if args.dataset not in DATASETS:
+        raise unknown_choice("dataset", args.dataset, DATASETS)
+    accepted = DATASETS[args.dataset].option_names()
+    if args.augment and "augment" not in accepted:
+        with_augment = sorted(n for n, c in DATASETS.items() if "augment" in c.option_names())
+        raise InputError(f"--augment is available for {', '.join(with_augment)}, not {args.dataset!r}")
+    # event datasets bin their events into the model's T frames; image datasets take no T
+    ds_options = {"T": args.T} if "T" in accepted else {}
+    ds = get_dataset(args.dataset, args.data_dir, **ds_options, **({"augment": True} if args.augment else {}))
     T = ds.sample_shape()[0] if ds.kind == "frames" else (args.T if args.T is not None else 4)
     train_set, test_set = ds.split("train"), ds.split("test")
     recipe = Recipe(
@@ -111,6 +119,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.training.stbp import OPTIMIZERS as TRAIN_OPTIMIZERS
+
     p = sub.add_parser(
         name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
         description=summary + "\n\nTrains with cross-entropy on time-averaged logits, backpropagating through\n"
@@ -123,7 +133,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=3, help="passes over the training split")
     g.add_argument("--batch-size", type=int, default=64, help="batch size")
-    g.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimiser (cosine schedule)")
+    g.add_argument("--optimizer", default="adam", choices=sorted(TRAIN_OPTIMIZERS), help="optimiser (cosine schedule)")
     g.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3 for adam, 0.1 for sgd)")
     g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (paper: 5e-4 with SGD)")

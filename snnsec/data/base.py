@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from snnsec.errors import InputError, unknown_choice
+from snnsec.errors import InputError, unknown_choice, unknown_option
 
 SPLITS = ("train", "test")
 
@@ -70,10 +70,20 @@ class SNNDataset:
     url: ClassVar[str] = ""
 
     def __init__(self, data_dir: str | Path | None = None, **options: Any) -> None:
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given:  # subclasses take their options as keywords; what reaches here is unknown
+            raise unknown_option(f"dataset {self.name!r}", given[0], self.option_names())
         if self.needs_data_dir and data_dir is None:
             raise InputError(f"dataset {self.name!r} needs --data-dir (see `snnsec datasets list`)")
         self.data_dir = Path(data_dir) if data_dir is not None else None
-        self.options = options
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options this dataset takes (``T``, ``size``, ``augment``, ...)."""
+        import inspect
+
+        params = inspect.signature(cls.__init__).parameters.values()
+        return sorted(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "data_dir"))
 
     @property
     def default_encoder(self) -> str:

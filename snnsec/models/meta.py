@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from snnsec.errors import InputError
+from snnsec.errors import InputError, unknown_option
 from snnsec.models.layouts import LAYOUT_VERSION, upgrade_layout
 from snnsec.neurons import NeuronParameters
 
@@ -70,7 +70,7 @@ class ModelMeta:
         data = upgrade_layout(data)
         unknown = sorted(set(data) - names)
         if unknown:
-            raise InputError(f"model metadata has unknown fields {unknown}; expected a subset of {sorted(names)}")
+            raise unknown_option("model metadata", unknown[0], names)
         try:
             meta = cls(**data)
         except TypeError as exc:

@@ -39,8 +39,9 @@ class NeuronParameters(NamedTuple):
             Eq. 5) or ``"soft"`` (subtract :math:`\\theta`, Eq. 6), or any registered type.
         surrogate: Norse surrogate used by STBP for :math:`\\partial s/\\partial u`; the default
             ``"triangle"`` is the reference code's :math:`(1/\\gamma^2)\\max(0, \\gamma-|u-\\theta|)`.
-        gamma: the surrogate's width :math:`\\gamma` for the triangle; for Norse's other
-            surrogates it is passed on as their ``alpha``.
+        gamma: the surrogate's width :math:`\\gamma` for the triangle, the sharpness for
+            ``super`` (:math:`1/(\\gamma|x|+1)^2`); for Norse's other surrogates it is passed on
+            as their ``alpha``.
     """
 
     leak: float = 1.0
@@ -85,6 +86,11 @@ def spike(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
     """
     if p.surrogate == "triangle":
         z = threshold(x / p.gamma, "triangle", 1.0)
+    elif p.surrogate == "super":
+        # Norse's SuperSpike ignores its alpha (backward 1/(|x|+1)^2); scale so that gamma is
+        # SuperSpike's sharpness: d/dx = 1/(gamma*|x| + 1)^2, as Zenke & Ganguli (2018) define it.
+        z = threshold(p.gamma * x, "super", p.gamma)
+        z = z.detach() + (z - z.detach()) / p.gamma
     else:
         z = threshold(x, p.surrogate, p.gamma)
     return z + (x == 0).to(z.dtype)

@@ -23,12 +23,27 @@ def digits(mnist_test):  # type: ignore[no-untyped-def]
     return batch(mnist_test, 24)
 
 
+@pytest.fixture(scope="module")
+def untrained(digits):  # type: ignore[no-untyped-def]
+    """An untrained vgg5 whose thresholds are tuned so every layer fires: the eps-ball and domain
+    promises hold for any weights, so no trained model is needed."""
+    from snnsec.models import build_model
+
+    from .helpers import make_active
+
+    torch.manual_seed(0)
+    model = build_model("vgg5", num_classes=10, input_shape=(1, 28, 28), T=4, width=0.5).eval()
+    make_active(model, digits[0])
+    return model
+
+
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("gradient", sorted(GRADIENTS))
-def test_every_attack_stays_in_the_eps_ball_and_the_domain(gradient: str, optimizer: str, demo_model, digits) -> None:  # type: ignore[no-untyped-def]
+def test_every_attack_stays_in_the_eps_ball_and_the_domain(gradient: str, optimizer: str, untrained, digits) -> None:  # type: ignore[no-untyped-def]
     x, y = digits
-    spec = AttackSpec(f"{gradient}-{optimizer}", eps=EPS, steps=2 if optimizer != "fgsm" else None)
-    x_adv = spec.build()(demo_model, x, y, torch.Generator().manual_seed(0))
+    has_steps = "steps" in OPTIMIZERS[optimizer].__dataclass_fields__
+    spec = AttackSpec(f"{gradient}-{optimizer}", eps=EPS, steps=2 if has_steps else None)
+    x_adv = spec.build()(untrained, x, y, torch.Generator().manual_seed(0))
     assert x_adv.shape == x.shape and not x_adv.requires_grad
     delta = (x_adv.double() - x.double()).abs()
     assert float(delta.max()) <= EPS_VALUE  # exactly, despite float32 rounding of x + eps
@@ -47,10 +62,14 @@ def test_attack_names_are_the_product_of_the_registries() -> None:
 
 
 def test_spec_refuses_options_the_attack_does_not_have() -> None:
-    with pytest.raises(InputError, match="'fgsm' takes no option alpha"):
+    with pytest.raises(InputError, match="attack 'rga-fgsm' takes no option alpha; its options: beta, gamma, time_chunk$"):
         AttackSpec("rga-fgsm", eps="8/255", alpha="2/255").build()
-    with pytest.raises(InputError, match="'stbp' takes no option beta"):
+    with pytest.raises(InputError, match="attack 'stbp-pgd' takes no option beta; its options: alpha, random_start, steps$"):
         AttackSpec("stbp-pgd", eps="8/255", beta=2.0).build()
+    with pytest.raises(InputError, match="'stbp-pgd' takes no option omega"):  # stored specs too
+        AttackSpec.from_dict({"attack": "stbp-pgd", "eps": "0.1", "omega": 3})
+    with pytest.raises(InputError, match="eps must be a .*number.*'1e400'"):
+        AttackSpec("rga-pgd", eps="1e400").build()
     with pytest.raises(InputError, match="eps must be a number or a fraction such as 8/255, got '8//255'"):
         AttackSpec("rga-pgd", eps="8//255").build()
     with pytest.raises(InputError, match="at least one step"):
@@ -60,6 +79,26 @@ def test_spec_refuses_options_the_attack_does_not_have() -> None:
     assert described["eps"] == "8/255" and described["eps_value"] == pytest.approx(8 / 255)
     assert described["optimizer"]["alpha"] == pytest.approx(2 / 255) and described["gradient"]["beta"] == 2.0
     assert AttackSpec.from_dict(spec.to_dict()) == spec
+    # files written before options moved onto the classes store every option, unset ones as None
+    old = {"attack": "rga-pgd", "eps": "8/255", "alpha": "2/255", "steps": 5, "random_start": None,
+           "decay": None, "loss": "ce", "te": 1, "beta": None, "gamma": None}
+    assert AttackSpec.from_dict(old) == spec
+
+
+def test_options_shared_by_estimator_and_optimizer_must_be_qualified() -> None:
+    from snnsec.attacks.gradients import GRADIENTS
+    from snnsec.attacks.optimizers import OPTIMIZERS
+    from snnsec.utils.options import option_fields
+
+    pairs = [(g, o, n) for g in GRADIENTS for o in OPTIMIZERS
+             for n in set(option_fields(GRADIENTS[g])) & set(option_fields(OPTIMIZERS[o]))]
+    if not pairs:
+        pytest.skip("no estimator shares an option name with an optimizer")
+    g, o, name = pairs[0]
+    with pytest.raises(InputError, match=f"belongs to both gradient '{g}' and optimizer '{o}'"):
+        AttackSpec(f"{g}-{o}", eps="0.1", **{name: 0.5}).resolve()
+    _, _, g_opts, o_opts = AttackSpec(f"{g}-{o}", eps="0.1", **{f"{o}.{name}": 0.5}).resolve()
+    assert o_opts == {name: 0.5} and g_opts == {}
 
 
 def test_linf_ball_projection() -> None:

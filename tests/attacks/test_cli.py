@@ -114,7 +114,7 @@ def test_time_extension_is_recorded(demo_model_path, tmp_path, capsys) -> None: 
     [
         (["--attack", "rga-pdg"], "unknown attack 'rga-pdg'; choose one of: "),
         (["--eps", "eight"], "eps must be a number or a fraction such as 8/255, got 'eight'"),
-        (["--attack", "rga-fgsm", "--alpha", "0.1"], "optimizer 'fgsm' takes no option alpha"),
+        (["--attack", "rga-fgsm", "--alpha", "0.1"], "attack 'rga-fgsm' takes no option alpha; its options: beta, gamma, time_chunk"),
         (["--te", "0"], "time extension factor must be a positive integer, got 0"),
         (["--dataset", "mnist6k"], "unknown dataset 'mnist6k'; choose one of: "),
     ],

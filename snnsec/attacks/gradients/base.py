@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 
 from snnsec.errors import InputError, unknown_choice
+from snnsec.utils.options import build_options
 from snnsec.models.base import SpikingModel
 from snnsec.neurons import overriding  # noqa: F401  (estimators import it from here)
 
@@ -104,6 +105,29 @@ class GradientEstimator:
         (grad,) = torch.autograd.grad(value, x)
         return grad
 
+    def loss_and_gradient(
+        self,
+        model: SpikingModel,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        loss: Loss,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's loss ``[B]`` (losses are sums over the batch) and the gradient of their
+        sum, from one forward: what optimizers that track the best point need."""
+        if not self.differentiable:
+            with torch.no_grad():
+                logits = model(x)
+            return _per_sample(loss, logits, y), self.gradient(model, x, y, loss, generator)
+        x = x.detach().requires_grad_(True)
+        values = _per_sample(loss, self.logits(model, x), y)
+        (grad,) = torch.autograd.grad(values.sum(), x)
+        return values.detach(), grad
+
+
+def _per_sample(loss: Loss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.stack([loss(logits[i : i + 1], y[i : i + 1]) for i in range(logits.shape[0])])
+
 
 E = TypeVar("E", bound=type[GradientEstimator])
 
@@ -125,11 +149,4 @@ def build_estimator(name: str, **options: Any) -> GradientEstimator:
     """
     if name not in GRADIENTS:
         raise unknown_choice("gradient estimator", name, GRADIENTS)
-    cls = GRADIENTS[name]
-    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-    given = {k: v for k, v in options.items() if v is not None}
-    foreign = sorted(set(given) - fields)
-    if foreign:
-        valid = ", ".join(sorted(fields)) or "none"
-        raise InputError(f"gradient estimator {name!r} takes no option {', '.join(foreign)}; its options: {valid}")
-    return cls(**given)
+    return build_options(GRADIENTS[name], f"gradient estimator {name!r}", options)  # type: ignore[no-any-return]

@@ -44,7 +44,7 @@ random draw; deeper layers see the recorded rates of the actual draw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -111,9 +111,9 @@ class RGA(GradientEstimator):
         ...     g = rga.gradient(model, x, y, cross_entropy)   # shaped like x
     """
 
-    beta: float = 2.0
-    gamma: float = 0.2
-    time_chunk: int | None = 2
+    beta: float = field(default=2.0, metadata={"help": "RGA relaxation beta >= 1: the slope is non-zero on [0, beta*theta]"})
+    gamma: float = field(default=0.2, metadata={"help": "RGA slope gamma on [0, (1-lambda)*theta] for leaky neurons"})
+    time_chunk: int | None = field(default=2, metadata={"help": "RGA: steps per chunk of its recording forward (memory flat in T)"})
 
     name = "rga"
     summary = "rate gradient approximation, one rate-domain backward (paper §4.2-4.3, Eq. 15/19)"

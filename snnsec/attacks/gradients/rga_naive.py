@@ -16,7 +16,7 @@ suite checks that. It also supports stateless layers that do not commute with th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,8 +35,8 @@ class NaiveRGA(GradientEstimator):
         beta, gamma: as in :class:`~snnsec.attacks.gradients.rga.RGA`.
     """
 
-    beta: float = 2.0
-    gamma: float = 0.2
+    beta: float = field(default=2.0, metadata={"help": "RGA relaxation beta >= 1: the slope is non-zero on [0, beta*theta]"})
+    gamma: float = field(default=0.2, metadata={"help": "RGA slope gamma on [0, (1-lambda)*theta] for leaky neurons"})
 
     name = "rga-naive"
     summary = "RGA broadcast to every step with BPTT (reference form; slower, same gradient)"

@@ -18,6 +18,7 @@ import torch
 
 from snnsec.attacks.threat import LinfBall
 from snnsec.errors import InputError, unknown_choice
+from snnsec.utils.options import build_options
 
 OptState = Any
 
@@ -32,6 +33,8 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    uses_losses: ClassVar[bool] = False
+    """True for rules that also need each sample's loss: :meth:`step` then gets ``losses=[B]``."""
 
     @property
     def n_steps(self) -> int:
@@ -78,11 +81,4 @@ def build_optimizer(name: str, **options: Any) -> Optimizer:
     """Build a registered optimizer; ``None`` options keep its defaults, others must exist."""
     if name not in OPTIMIZERS:
         raise unknown_choice("optimizer", name, OPTIMIZERS)
-    cls = OPTIMIZERS[name]
-    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-    given = {k: v for k, v in options.items() if v is not None}
-    foreign = sorted(set(given) - fields)
-    if foreign:
-        valid = ", ".join(sorted(fields)) or "none"
-        raise InputError(f"optimizer {name!r} takes no option {', '.join(foreign)}; its options: {valid}")
-    return cls(**given)
+    return build_options(OPTIMIZERS[name], f"optimizer {name!r}", options)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ r"""BIM / I-FGSM (Kurakin et al., 2017): iterated FGSM from the clean input, ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,8 +25,8 @@ class BIM(Optimizer):
         steps: gradient steps.
     """
 
-    alpha: float | None = None
-    steps: int = 5
+    alpha: float | None = field(default=None, metadata={"help": "step size, a number or fraction (default eps/4)", "fraction": True})
+    steps: int = field(default=5, metadata={"help": "gradient steps of iterative attacks"})
 
     name = "bim"
     summary = "iterated FGSM from the clean input, step alpha (Kurakin et al.)"

@@ -25,7 +25,7 @@ from snnsec.errors import InputError
 class GN(Optimizer):
     """Gaussian noise, projected onto the ball; never asks for a gradient."""
 
-    std: float | None = field(default=None, metadata={"help": "gn: noise standard deviation sigma (default eps)"})
+    std: float | None = field(default=None, metadata={"help": "gn: noise standard deviation sigma (default eps)", "fraction": True})
     steps: int = field(default=1, metadata={"help": "gn: random-walk increments of std sigma/sqrt(steps), each projected"})
 
     name = "gn"

@@ -10,7 +10,7 @@ The L1 norm is taken per sample (``n`` = elements of one sample, as torchattacks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -30,9 +30,9 @@ class MIFGSM(Optimizer):
         decay: momentum factor μ (1.0 in the original paper).
     """
 
-    alpha: float | None = None
-    steps: int = 5
-    decay: float = 1.0
+    alpha: float | None = field(default=None, metadata={"help": "step size, a number or fraction (default eps/4)", "fraction": True})
+    steps: int = field(default=5, metadata={"help": "gradient steps of iterative attacks"})
+    decay: float = field(default=1.0, metadata={"help": "MI-FGSM momentum decay mu"})
 
     name = "mifgsm"
     summary = "iterated FGSM with momentum decay mu on L1-normalised gradients (Dong et al.)"

@@ -7,7 +7,7 @@ r"""PGD (Madry et al., 2018; paper Eq. 10): projected steps of size α from a ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,9 +26,9 @@ class PGD(Optimizer):
         random_start: start from a uniform point of the ε-ball (the reference code's default).
     """
 
-    alpha: float | None = None
-    steps: int = 5
-    random_start: bool = True
+    alpha: float | None = field(default=None, metadata={"help": "step size, a number or fraction (default eps/4)", "fraction": True})
+    steps: int = field(default=5, metadata={"help": "gradient steps of iterative attacks"})
+    random_start: bool = field(default=True, metadata={"help": "start from a random point of the eps-ball"})
 
     name = "pgd"
     summary = "projected sign steps of size alpha, optionally from a random start (Eq. 10)"

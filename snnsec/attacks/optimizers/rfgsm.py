@@ -25,7 +25,7 @@ from snnsec.errors import InputError
 class RFGSM(Optimizer):
     """Random step then FGSM step (R+FGSM)."""
 
-    alpha: float | None = field(default=None, metadata={"help": "rfgsm: size of the random step (default eps/2, the paper's choice)"})
+    alpha: float | None = field(default=None, metadata={"help": "rfgsm: size of the random step (default eps/2, the paper's choice)", "fraction": True})
     steps: int = field(default=1, metadata={"help": "rfgsm: gradient steps of size eps - alpha"})
 
     name = "rfgsm"

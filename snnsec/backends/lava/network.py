@@ -28,7 +28,7 @@ from snnsec.errors import InputError
 from snnsec.export.graph import INPUT, SpikingGraph
 from snnsec.export.quantize import FixedGraph, FixedPopulation
 
-PRECISIONS = ("fixed", "float")
+PRECISIONS = ("fixed", "float")  # the lava-sim backend's precisions (snnsec.backends.lava_sim re-exports them)
 
 
 @dataclass
