@@ -10,7 +10,9 @@ Measured, per T:
   recording forward uses), so memory is flat in T;
 - ``rga``: one RGA input gradient (chunked no-grad T-step forward + one rate-domain backward);
 - ``rga-naive``: the same gradient computed per step with BPTT, as the paper's reference code does;
-- ``stbp``: one STBP input gradient (BPTT through the surrogate, all T steps kept).
+- ``stbp``: one STBP input gradient (BPTT through the surrogate, all T steps kept);
+- every other registered estimator (``hart``, ``bptr``, ``pdsg``, ``assg``, ``act``, ``random``,
+  ...): one input gradient with its defaults (``--gradients`` picks a subset).
 
 Every gradient step differentiates the input only (parameters frozen), as an attack does.
 
@@ -88,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=None, help="RGA time chunk (default: RGA's own default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="process CPU time or wall time")
-    parser.add_argument("--no-stbp", action="store_true", help="skip STBP and naive RGA (quick run)")
+    parser.add_argument("--no-stbp", action="store_true", help="RGA only: skip every other estimator (quick run)")
+    parser.add_argument("--gradients", nargs="+", default=None, help="estimators to time besides rga (default: all registered)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     _reexec_with_mmap_threshold()
 
     import torch
 
-    from snnsec.attacks.gradients import RGA, STBP, NaiveRGA
+    from snnsec.attacks.gradients import GRADIENTS, RGA, build_estimator
     from snnsec.attacks.losses import cross_entropy
     from snnsec.models import build_model
 
@@ -127,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
     methods: dict[str, Callable[[], None]] = {"forward": forward, f"forward/{chunk}": forward_chunked, "rga": gradient(rga)}
     if not args.no_stbp:
-        methods["rga-naive"] = gradient(NaiveRGA())
-        methods["stbp"] = gradient(STBP())
+        for name in args.gradients or sorted(GRADIENTS):
+            if name != "rga":
+                methods[name] = gradient(build_estimator(name))
     rows = []
     for T in args.T:
         repeats = 3 if T <= 8 else 1

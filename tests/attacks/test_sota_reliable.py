@@ -17,7 +17,7 @@ from .helpers import batch
 
 def test_budget_splits_gradient_evaluations_evenly() -> None:
     assert suite_steps(None) == [100] * len(RELIABLE_SUITE)
-    assert suite_steps(50) == [10] * len(RELIABLE_SUITE)
+    assert suite_steps(10 * len(RELIABLE_SUITE) + 1) == [10] * len(RELIABLE_SUITE)
     assert suite_steps(2) == [1] * len(RELIABLE_SUITE)
     with pytest.raises(InputError, match="budget must be a positive number of gradient evaluations per sample, got 0"):
         suite_steps(0)
@@ -34,7 +34,7 @@ def test_suite_members_are_registered_attacks() -> None:
 
 def test_reliable_suite_counts_a_sample_robust_only_if_every_attack_fails(demo_model, mnist_test, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "row.json"
-    result = reliable_evaluation(demo_model, mnist_test, "0.1", n=24, batch_size=8, budget=10, out=out, model_sha256="abc")
+    result = reliable_evaluation(demo_model, mnist_test, "0.1", n=24, batch_size=8, budget=2 * len(RELIABLE_SUITE), out=out, model_sha256="abc")
     r = result.report
     assert json.loads(out.read_text())["robust_accuracy"] == r["robust_accuracy"]
     assert not (tmp_path / "row.json.partial").exists()
