@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -176,7 +177,8 @@ class SparseDifferentialAttack:
             adv = self._reduced(model, y, selected, gain, build)
         return adv
 
-    def _reduced(self, model, y, selected, gain, build):  # type: ignore[no-untyped-def]
+    def _reduced(self, model: SpikingModel, y: torch.Tensor, selected: torch.Tensor, gain: torch.Tensor,
+                 build: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Undo the largest prefix of the least useful flips that keeps the sample misclassified."""
         order = selected.nonzero().squeeze(1)
         order = order[gain[order].abs().argsort()]
