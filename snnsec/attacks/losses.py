@@ -46,11 +46,6 @@ def dlr(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (-(true - others) / (top[:, 0] - top[:, 2] + 1e-12)).sum()
 
 
-def per_sample(loss: Loss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The value of a batch-summed ``loss`` for each sample, ``[B]`` (for optimizers that track it)."""
-    return torch.stack([loss(logits[i : i + 1], y[i : i + 1]) for i in range(logits.shape[0])])
-
-
 LOSSES: dict[str, Loss] = {"ce": cross_entropy, "margin": margin, "dlr": dlr}
 
 

@@ -9,11 +9,15 @@ import torch
 from torch import nn
 
 from snnsec.attacks import OPTIMIZERS, Attack, LinfBall, build_estimator, build_optimizer
-from snnsec.attacks.losses import LOSSES, cross_entropy, dlr, margin, per_sample
+from snnsec.attacks.losses import LOSSES, cross_entropy, dlr, margin
 from snnsec.attacks.optimizers.apgd import Schedule
 from snnsec.errors import InputError
 
 NEW = ("apgd", "gn", "rfgsm", "sapgd")
+
+
+def per_sample(loss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    return torch.stack([loss(logits[i : i + 1], y[i : i + 1]) for i in range(len(y))])
 
 
 def test_dlr_is_the_papers_ratio_and_scale_invariant() -> None:
@@ -26,6 +30,9 @@ def test_dlr_is_the_papers_ratio_and_scale_invariant() -> None:
     for loss in LOSSES.values():
         assert float(per_sample(loss, logits, y).sum()) == pytest.approx(float(loss(logits, y)))
     assert LOSSES["dlr"] is dlr
+    est, lg = build_estimator("stbp"), torch.nn.Identity()
+    losses, _ = est.loss_and_gradient(lg, logits, y, dlr)  # what the attack loop gives apgd
+    assert losses.tolist() == pytest.approx([-1 / 3, 1.0])
     with pytest.raises(InputError, match="dlr loss needs at least 3 classes"):
         dlr(torch.zeros(2, 2), torch.tensor([0, 1]))
 
@@ -49,14 +56,13 @@ class Tiny(nn.Module):
 
 
 def _drive(opt, model, x, y, loss, ball, seed):  # type: ignore[no-untyped-def]
-    """The attack loop of snnsec.attacks.attack, with per-sample losses passed to the optimizer."""
+    """The one attack loop (snnsec.attacks.Attack) on a plain differentiable module."""
+    attack = Attack(build_estimator("stbp"), opt, ball, loss)  # stbp's logits are model(x)
     x_adv, state = opt.init(x, ball, torch.Generator().manual_seed(seed))
     x_adv = ball.project(x_adv, x)
     for _ in range(opt.n_steps):
-        xr = x_adv.detach().requires_grad_(True)
-        logits = model(xr)
-        (g,) = torch.autograd.grad(loss(logits, y), xr)
-        x_adv, state = opt.step(x_adv, g, state, ball, losses=per_sample(loss, logits.detach(), y))
+        losses, g = attack.gradient(model, x_adv, y)
+        x_adv, state = opt.step(x_adv, g, state, ball, losses=losses)
         x_adv = ball.project(x_adv, x).detach()
     return x_adv
 

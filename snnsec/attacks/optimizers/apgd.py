@@ -17,11 +17,11 @@ halved and it restarts from its best point when either
 
 The attack returns, for every sample, the evaluated point with the highest loss.
 
-**Loss values.** The conditions and the best point need each sample's loss at every iterate.
-The attack loop passes them as ``losses`` (see :func:`snnsec.attacks.losses.per_sample`) to
-optimizers whose :attr:`uses_losses` is true. Without them (a loop that passes gradients only)
-the step size is halved at every checkpoint and the last iterate is returned: a fixed schedule
-rather than APGD's adaptive one.
+**Loss values.** The conditions and the best point need each sample's loss at every iterate;
+the attack loop passes them as ``losses`` (from
+:meth:`~snnsec.attacks.gradients.GradientEstimator.loss_and_gradient`) because
+:attr:`uses_losses` is true. Called without them, the step size is halved at every checkpoint
+and the last iterate is returned: a fixed schedule rather than APGD's adaptive one.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ An Adam-like update on per-sample normalised gradients, clipped to the step size
 with :math:`\beta_1 = 0.5`, :math:`\beta_2 = 0.8`, :math:`\eta^{(0)} = \epsilon`, a random start on
 the ball's surface, and the step size halved at AutoAttack's checkpoints regardless of the loss.
 Unlike sign steps, the magnitudes of the gradient survive, so neurons whose surrogate gradient
-is tiny but consistent still move the input. With per-sample ``losses`` from the attack loop it
-returns each sample's best evaluated point; without them, the last iterate.
+is tiny but consistent still move the input. The attack loop passes per-sample ``losses``, so it returns each
+sample's best evaluated point (without them: the last iterate).
 """
 
 from __future__ import annotations
