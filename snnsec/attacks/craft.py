@@ -6,6 +6,12 @@ process. After each batch, its adversarial inputs land atomically in ``<out>.par
 started again with the same options loads the finished batches instead of redoing them, and its
 output is the same file an uninterrupted run writes. The final file is written atomically and the
 partial folder is removed.
+
+Under torchrun (:mod:`snnsec.utils.distributed`) the batches still missing from ``<out>.partial/``
+are dealt round-robin to the ranks; each rank writes its finished batches there, and rank 0 then
+assembles the file from the folder exactly as a resumed single-process run does. Because a
+batch's seed depends only on (seed, b), the output is byte-identical to the single-process run,
+and a run killed under any number of ranks resumes under any other number.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from snnsec.attacks.attack import AttackSpec
 from snnsec.data.adversarial import AdversarialSet
 from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
-from snnsec.errors import InputError
+from snnsec.errors import InputError, SnnsecError
 from snnsec.models.base import SpikingModel
+from snnsec.utils import distributed as dist
 from snnsec.utils.io import atomic_torch_save, atomic_write_json
 from snnsec.utils.progress import progress
 
@@ -68,7 +75,7 @@ def craft_meta(
 
 @dataclass
 class CraftResult:
-    adv: AdversarialSet
+    adv: AdversarialSet  # on ranks other than 0 of a torchrun job: empty (rank 0 assembles the file)
     batches: int
     resumed_batches: int
 
@@ -134,6 +141,7 @@ def craft(
     seed: int = 0,
     meta: dict[str, Any] | None = None,
     partial: str | Path | None = None,
+    device: torch.device | None = None,
 ) -> CraftResult:
     """Attack ``n`` samples of ``data`` with gradients of ``model``.
 
@@ -148,6 +156,9 @@ def craft(
         meta: stored in the result (see :func:`craft_meta`); with ``partial`` it is also the
             fingerprint that a resumed run must match.
         partial: folder for finished batches (resume); ``None`` keeps everything in memory.
+            Required under torchrun: it is where the ranks hand their batches to rank 0.
+        device: where the attack runs (``None``: where the model is). The attack's generator
+            lives there too; results come back to the CPU.
 
     Returns:
         A :class:`CraftResult` with the :class:`AdversarialSet` (``x``, ``x_adv``, ``y``, and
@@ -162,25 +173,59 @@ def craft(
     meta = dict(meta or {})
     attack = spec.build(input_domain(model))
     run = PartialRun(Path(partial), meta) if partial is not None else None
+    sharded = dist.is_distributed()
+    if sharded and run is None:
+        raise InputError("crafting across ranks needs a partial folder (the CLI uses <out>.partial/ on a shared filesystem)")
     if run is not None:
-        run.open()
-    xs, advs, ys, idxs = [], [], [], []
+        _open_run(run, sharded)
     n_batches = (total + batch_size - 1) // batch_size
+    run_on = device if device is not None else next(model.parameters(), torch.empty(0)).device
+
+    def one_batch(b: int, index: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        s = batch_seed(seed, b)
+        if getattr(model.encoder, "generator", None) is not None:
+            model.encoder.reseed(s)  # a Poisson encoder with its own generator
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s)
+            if run_on.type == "cpu":
+                return attack(model, x, y, torch.Generator().manual_seed(s))
+            gen = torch.Generator(device=run_on).manual_seed(s)
+            return attack(model, x.to(run_on), y.to(run_on), gen).cpu()
+
     resumed = 0
     bar = progress(total=total, desc=spec.attack, unit="sample")
+    if sharded:
+        assert run is not None
+        todo = [b for b in range(n_batches) if not run.path(b).is_file()]
+        resumed = n_batches - len(todo)
+        failure: BaseException | None = None
+        try:
+            for b in dist.shard(todo):
+                index = order[b * batch_size : (b + 1) * batch_size]
+                x, y = stack_samples(data, index)
+                run.save(b, index, one_batch(b, index, x, y))
+                bar.update(len(index) * dist.world_size())  # the other ranks move at about the same pace
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the other ranks
+            failure = exc
+        if not dist.all_agree(failure is None):
+            bar.close()
+            if failure is not None:
+                raise failure
+            raise SnnsecError(f"another rank failed while crafting; finished batches stay in {run.folder}; rerun to resume")
+        if not dist.is_main():
+            bar.close()
+            empty = torch.empty(0)
+            return CraftResult(AdversarialSet(empty, empty, empty.long(), empty.long(), meta), n_batches, resumed)
+        bar.reset(total=total)
+    xs, advs, ys, idxs = [], [], [], []
     for b in range(n_batches):
         index = order[b * batch_size : (b + 1) * batch_size]
         x, y = stack_samples(data, index)
         x_adv = run.load(b, index) if run is not None else None
         if x_adv is not None:
-            resumed += 1
+            resumed += 0 if sharded else 1
         else:
-            s = batch_seed(seed, b)
-            if getattr(model.encoder, "generator", None) is not None:
-                model.encoder.reseed(s)  # a Poisson encoder with its own generator
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(s)
-                x_adv = attack(model, x, y, torch.Generator().manual_seed(s))
+            x_adv = one_batch(b, index, x, y)
             if run is not None:
                 run.save(b, index, x_adv)
         xs.append(x)
@@ -193,3 +238,19 @@ def craft(
         log.info("resumed %d of %d batches from %s", resumed, n_batches, run.folder if run else "")
     adv = AdversarialSet(torch.cat(xs), torch.cat(advs), torch.cat(ys), torch.cat(idxs), meta)
     return CraftResult(adv.validate(), n_batches, resumed)
+
+
+def _open_run(run: PartialRun, sharded: bool) -> None:
+    """Check or create the partial folder; under torchrun rank 0 does it and the others follow
+    (all ranks then see the same finished batches before any of them writes)."""
+    if not sharded:
+        run.open()
+        return
+    error: InputError | None = None
+    if dist.is_main():
+        try:
+            run.open()
+        except InputError as exc:
+            error = exc
+    if not dist.all_agree(error is None):
+        raise error or InputError(f"rank 0 refused to resume {run.folder} (see its message)")

@@ -110,6 +110,9 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
     from snnsec.models import load_model
     from snnsec.utils.io import sha256_file
 
+    from snnsec.utils.device import resolve_device
+
+    device = resolve_device(getattr(args, "device", "auto"))
     target = load_model(args.model)
     dataset = dataset_for_model(target.meta, args.dataset, args.data_dir)
     if args.eps is None:
@@ -136,7 +139,10 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
     meta = craft_meta(spec, target, target_sha, source, source_sha, dataset=dataset.name, split=args.split,
                       n=n, batch_size=args.batch_size, seed=args.seed)
     start = time.perf_counter()
-    result = craft(source or target, data, spec, n=n, batch_size=args.batch_size, seed=args.seed, meta=meta, partial=partial)
+    if device.type != "cpu":  # files stay on the CPU; only the running copy moves
+        (source or target).to(device)
+    result = craft(source or target, data, spec, n=n, batch_size=args.batch_size, seed=args.seed, meta=meta,
+                   partial=partial, device=device)
     return result, target, target_sha, time.perf_counter() - start
 
 
@@ -149,8 +155,15 @@ def craft_command(args: argparse.Namespace) -> int:
         args.out = Path(f"adv-{args.attack}.pt")
     if args.out.suffix != ".pt":
         raise InputError(f"--out must name a *.pt file, got {args.out}")
+    from snnsec.utils import distributed
+    from snnsec.utils.device import resolve_device
+
     partial = args.out.with_name(args.out.name + ".partial")
-    result, _, _, seconds = craft_from_args(args, partial)
+    # under torchrun the ranks share the batches through <out>.partial/ and rank 0 writes --out
+    with distributed.session(resolve_device(args.device)):
+        result, _, _, seconds = craft_from_args(args, partial)
+        if not distributed.is_main():
+            return 0
     save_adversarial(args.out, result.adv)
     discard_partial(partial)
     adv = result.adv
@@ -190,6 +203,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     add_attack_options(p)
     add_data_options(p, default=None)
     p.add_argument("--out", type=Path, default=None, help="adversarial file to write (*.pt; default: adv-<attack>.pt)")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(p, "; under torchrun each rank takes every N-th batch and rank 0 writes --out")
     add_common_options(p)
     p.set_defaults(func=craft_command)
     return p

@@ -1,0 +1,55 @@
+"""Helpers for the scale tests: real ``torchrun`` processes (``python -m torch.distributed.run``
+from the project's venv), a tiny untrained model and nothing downloaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env(threads: int | None = None) -> dict[str, str]:
+    e = {**os.environ, "SNNSEC_PROGRESS": "0", "PYTHONPATH": str(ROOT)}
+    if threads is not None:
+        e["OMP_NUM_THREADS"] = str(threads)
+    return e
+
+
+def snnsec_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snnsec", *args]
+
+
+def torchrun_cmd(nproc: int, *args: str) -> list[str]:
+    # `--` ends torchrun's own options: its parser would otherwise take `--n` as an ambiguous
+    # prefix of --nnodes/--nproc-per-node (docs/scale.md)
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+            "-m", "snnsec", "--", *args]
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 300, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run(cmd, cwd=cwd, env=env(kw.pop("threads", None)), capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained quarter-width vgg5 on MNIST-5k at T=2 with a low threshold (so it fires)."""
+    import torch
+
+    from snnsec.data import get_dataset
+    from snnsec.models import build_model, save_model
+    from snnsec.neurons import NeuronParameters
+
+    torch.manual_seed(0)
+    ds = get_dataset("mnist5k", None)
+    model = build_model("vgg5", num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=2,
+                        neuron=NeuronParameters(1.0, 0.3, "hard", "triangle", 1.0), encoder="direct", width=0.25,
+                        normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes))
+    path = tmp_path_factory.mktemp("scale-model") / "tiny.pt"
+    save_model(model, path)
+    return path
