@@ -12,21 +12,46 @@ torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
 @pytest.fixture(scope="session")
-def demo_model_path(tmp_path_factory: pytest.TempPathFactory):
-    """The demo's vgg5 trained on MNIST-5k (about 20 s on 2 cores), trained once per session."""
+def demo_training(tmp_path_factory: pytest.TempPathFactory):
+    """The demo's vgg5, trained ONCE per test session through `snnsec train` with the demo's seeded
+    recipe (about 20 s on 2 cores), written where `snnsec demo` looks for its cached model.
+    Returns ``(path, the command's JSON result)``; CLI training tests assert on that result."""
+    import contextlib
+    import io
+    import json
+
     from snnsec import demo
+    from snnsec.cli.main import main
 
     cache = tmp_path_factory.mktemp("snnsec-cache")
     old = os.environ.get("SNNSEC_CACHE_DIR")
     os.environ["SNNSEC_CACHE_DIR"] = str(cache)
     try:
-        path, _ = demo.demo_model()
+        path = demo.demo_model_path()
+        m, r = demo.DEMO_MODEL, demo.DEMO_RECIPE
+        argv = ["train", "--arch", m["arch"], "--dataset", "mnist5k", "--T", str(m["T"]), "--leak", str(m["leak"]),
+                "--reset", m["reset"], "--width", str(m["width"]), "--epochs", str(r["epochs"]),
+                "--batch-size", str(r["batch_size"]), "--optimizer", r["optimizer"], "--lr", str(r["lr"]),
+                "--seed", str(r["seed"]), "--out", str(path), "--json", "--quiet"]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(argv)
+        assert code == 0, f"training the demo model failed with exit {code}"
+        result = json.loads(out.getvalue())
+        path2, trained_now = demo.demo_model()  # the demo must find and reuse it
+        assert path2 == path and not trained_now
     finally:
         if old is None:
             os.environ.pop("SNNSEC_CACHE_DIR", None)
         else:
             os.environ["SNNSEC_CACHE_DIR"] = old
-    return path
+    return path, result
+
+
+@pytest.fixture(scope="session")
+def demo_model_path(demo_training):
+    """Path of the demo model trained once per session (see :func:`demo_training`)."""
+    return demo_training[0]
 
 
 @pytest.fixture()

@@ -75,14 +75,10 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_train_vgg5_on_mnist5k_reaches_95_percent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out_file = tmp_path / "m.pt"
-    code, out, err = run(
-        ["train", "--arch", "vgg5", "--dataset", "mnist5k", "--T", "4", "--epochs", "3", "--out", str(out_file), "--json"],
-        capsys,
-    )
-    assert code == 0, err
-    result = json.loads(out)
+def test_train_vgg5_on_mnist5k_reaches_95_percent(demo_training) -> None:
+    """`snnsec train --arch vgg5 --dataset mnist5k --T 4 --epochs 3 --seed 0 --json`: the session's
+    one training run (conftest.demo_training), which the demo and the attack tests then reuse."""
+    out_file, result = demo_training
     assert result["model"] == str(out_file) and out_file.is_file()
     assert result["test_samples"] == 1000
     assert result["test_accuracy"] >= 0.95
@@ -94,7 +90,7 @@ def test_train_vgg5_on_mnist5k_reaches_95_percent(tmp_path: Path, capsys: pytest
     assert (meta.arch, meta.T, meta.dataset, meta.input_shape) == ("vgg5", 4, "mnist5k", [1, 28, 28])
     assert meta.test_accuracy == result["test_accuracy"]
     assert meta.recipe["epochs"] == 3 and meta.class_names == [str(i) for i in range(10)]
-    assert not out_file.with_name("m.pt.ckpt").exists()
+    assert not out_file.with_name(out_file.name + ".ckpt").exists()
 
 
 def test_load_model_maps_images_to_logits(demo_model, mnist_test) -> None:
