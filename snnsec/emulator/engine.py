@@ -143,9 +143,10 @@ class _Layer:
         self.fast = plan.i_decay == DECAY_UNITY and not plan.wrap_u
         self.keep = (DECAY_UNITY - plan.v_decay) / DECAY_UNITY
         first = plan.synapses[0] if plan.synapses else None
-        self.can_fuse_bias = bool(self.fast and self.has_bias and not plan.extra.get("input_as_bias") and first is not None and not first.recurrent
-                                  and first.delays is None and not first.weight_exp and not first.wrap_a
-                                  and not first.lag and first.dtype == dt)
+        self.can_fuse_bias = bool(self.fast and self.has_bias and not plan.extra.get("input_as_bias")
+                                  and first is not None and not first.recurrent and first.delays is None
+                                  and not first.weight_exp and not first.wrap_a and not first.lag
+                                  and first.dtype == dt)
         self.bias_a = (torch.as_tensor(np.asarray(plan.bias, dtype=np.float64), dtype=first.dtype, device=device)
                        if self.can_fuse_bias and first is not None else None)
 
@@ -265,7 +266,7 @@ class Emulator:
                 z, u_seq, v_seq = self._neuron_steps(layer, i, a, state, steps, B, want_uv, fuse, t0)
                 outs[i] = z
                 if record_spikes and layer.plan.spiking:
-                    rec_spikes[i].append(z.to(torch.int32 if layer.plan.graded else torch.int8).cpu())
+                    rec_spikes[i].append(z.to(torch.int8).cpu())
                 if record_state:
                     rec_u[i].append(u_seq.cpu())
                     rec_v[i].append(v_seq.cpu())
@@ -337,7 +338,6 @@ class Emulator:
         dt = plan.state_dtype
         u, v = state[index]
         z_seq = torch.empty((steps, B, *plan.shape), dtype=dt, device=self.device)
-        fired = torch.empty((B, *plan.shape), dtype=torch.bool, device=self.device)
         u_seq = torch.empty_like(z_seq) if want_uv else None
         v_seq = torch.empty_like(z_seq) if want_uv else None
         rec = [(s, w) for s, w in zip(plan.synapses, layer.weights) if s.recurrent]
@@ -373,9 +373,8 @@ class Emulator:
             if layer.has_bias and not bias_in_a:
                 v.add_(layer.bias64)
             v.clamp_(-V_LIMIT, V_LIMIT)
-            torch.gt(v, layer.theta, out=fired)  # Loihi spikes if v > vThMant << 6
             z = z_seq[t]
-            z.copy_(fired)
+            torch.gt(v, layer.theta, out=z)  # Loihi spikes if v > vThMant << 6 (as 0./1.)
             v = layer.reset(v, z)  # the neuron model's integer reset
             if want_uv:
                 assert u_seq is not None and v_seq is not None

@@ -203,8 +203,6 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
         plans: list[LayerPlan] = []
         kinds: list[tuple[str, tuple[int, ...]]] = []
         in_shape = tuple(int(v) for v in input_shape[::-1]) if input_shape is not None else None  # WHC -> CHW
-        graded = input_message_bits > 0
-        flatten_next = False
         offset = reset_offset + 1  # time starts from 1 in hardware (netx)
         for i in range(len(group)):
             key = str(i)
@@ -226,10 +224,8 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
                                        reset_every=reset, extra={"input_as_bias": True}))
                 kinds.append(("input", shape))
                 offset += 1
-                graded = True  # the next synapse reads a CUBA neuron's spikes (always 0/1)
                 continue
-            if kind == "flatten":
-                flatten_next = True
+            if kind == "flatten":  # a dense layer on a (C, H, W) source reads it flattened, torch order
                 continue
             if kind not in ("conv", "dense", "dense_rec"):
                 raise InputError(f"{where}: layer type {kind!r} is not supported (lava-dl 0.6.0's netx does not "
@@ -242,7 +238,9 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
             if src_shape is None:
                 raise InputError(f"{where}: the input shape is unknown: give input_shape=(W, H, C) as netx needs")
             shape = tuple(int(v) for v in np.asarray(grp["shape"][()]).reshape(-1))
-            unary = not graded if source == INPUT else True
+            # lava-nc reads a synapse's input as unary unless it carries message bits; a CUBA
+            # neuron sends 0/1 either way, so only the network input can be graded
+            unary = input_message_bits == 0 if source == INPUT else True
             n = _neuron(grp["neuron"], where) if "neuron" in grp else _neuron(DEFAULT_NEURON, where)
             if kind == "conv":
                 if len(src_shape) != 3:
@@ -278,8 +276,6 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
                 if kind == "dense_rec":
                     syns.append(SynapsePlan(len(plans), "dense", _lava_dense_weights(wr, bits), recurrent=True,
                                             weight_exp=exp, unary=True))
-                if flatten_next:
-                    flatten_next = False
             if kind == "conv":
                 from snnsec.export.graph import Synapse, conv_output_shape
 
@@ -291,7 +287,6 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
                                    n["v_decay"], reset_every=reset))
             kinds.append((kind, shape))
             offset += 1
-            graded = True
         if not plans:
             raise InputError(f"{path}: no layers with neurons")
         if in_shape is None:

@@ -109,8 +109,7 @@ class LayerPlan:
         i_decay, v_decay: Loihi's 12-bit decays (4096: no memory).
         spiking: whether its spikes are recorded (the readout's are not).
         reset: ``reset(v, z) -> v`` in Loihi integers (the neuron model's reset).
-        graded: spikes carry ``v`` as a graded payload instead of 1 (NetX ``messageBits``).
-        out_max: the largest magnitude of what it sends (1 for unary spikes).
+        out_max: the largest magnitude of what it sends (1: Loihi's CUBA neuron sends unary spikes).
         state_dtype: dtype of ``u`` and ``v``.
         wrap_u: whether ``u`` can leave the 24-bit range (else the wrap is skipped, provably).
         reset_every: ``(interval, offset)``: zero ``u`` and ``v`` before the update of every Lava
@@ -126,7 +125,6 @@ class LayerPlan:
     v_decay: int = 0
     spiking: bool = True
     reset: Any = None
-    graded: bool = False
     out_max: float = 1.0
     state_dtype: torch.dtype = torch.float64
     wrap_u: bool = True
@@ -252,7 +250,7 @@ def state_dtype_for(layer: LayerPlan) -> tuple[torch.dtype, bool]:
     # u = a << 6 needs no wrap while it stays in (-2**23, 2**23]
     wrap = layer.i_decay != DECAY_UNITY or a_hi * 2**SHIFT > U_WRAP or a_lo * 2**SHIFT <= -U_WRAP
     keep = DECAY_UNITY - layer.v_decay
-    f32 = (layer.i_decay == DECAY_UNITY and keep > 0 and keep & (keep - 1) == 0 and not wrap and not layer.graded
+    f32 = (layer.i_decay == DECAY_UNITY and keep > 0 and keep & (keep - 1) == 0 and not wrap
            and all(s.dtype == torch.float32 for s in layer.synapses) and total <= F32_EXACT
            and abs(int(layer.vth_mant)) << SHIFT < F32_EXACT
            and float(np.abs(layer.bias).max(initial=0)) * 2**SHIFT < F32_EXACT)
