@@ -61,7 +61,8 @@ class Loihi2EmuBackend:
         info: dict[str, Any] = {
             "backend": self.name, "precision": "fixed", "builder": "emulator",
             "device": str(self.emulator.device), "batch_size": self.emulator.batch_size,
-            "latency_steps": self.graph.latency, "seconds": round(result.seconds, 3),
+            "latency_steps": self.graph.latency, "steps": int(msgs.shape[0] * msgs.shape[1]),
+            "seconds": round(result.seconds, 3),
             "samples_per_s": round(len(msgs) / result.seconds, 3) if result.seconds > 0 else None,
             "quantization": self.fixed.report_dicts(),
             "plan": self.emulator.describe(),
