@@ -15,8 +15,9 @@ def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 256, desc: 
     model.eval()
     preds, labels = [], []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
+    device = next(model.parameters(), torch.empty(0)).device  # CPU unless the model was moved (--device)
     for x, y in progress(loader, desc=desc, unit="batch"):
-        preds.append(model(x).argmax(1))
+        preds.append(model(x.to(device)).argmax(1).cpu())
         labels.append(y)
     model.train(was_training)
     return torch.cat(preds), torch.cat(labels)

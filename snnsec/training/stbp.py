@@ -3,6 +3,15 @@
 The loss is cross-entropy on the time-averaged logits. Optimiser SGD (the paper's recipe:
 lr 0.1, momentum 0.9, weight decay 5e-4) or Adam, with a cosine schedule over all steps.
 Training resumes from a per-epoch checkpoint when one exists.
+
+Scale (docs/scale.md): ``device`` puts the running copy on a GPU; ``amp`` runs forward and loss
+in bf16/fp16 autocast there (fp16 with a gradient scaler). Under torchrun the model is wrapped in
+DistributedDataParallel and each rank reads its share of every epoch through a
+``DistributedSampler``; ``batch_size`` stays the global batch. BatchNorm: on CUDA the layers
+become ``SyncBatchNorm`` (statistics over the global batch, as in one process); on CPU (gloo,
+where SyncBatchNorm cannot run) each rank normalises with the statistics of its own share of the
+batch, and the running statistics kept are rank 0's (DDP broadcasts its buffers every step).
+Only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -21,12 +30,14 @@ from torch.utils.data import DataLoader, Dataset
 from snnsec.errors import InputError, unknown_choice
 from snnsec.evaluation.metrics import accuracy
 from snnsec.models.base import SpikingModel
+from snnsec.utils import distributed as dist
 from snnsec.utils.io import atomic_torch_save
 from snnsec.utils.progress import progress
 from snnsec.utils.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam")
+AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -69,15 +80,53 @@ def train(
     test_set: Dataset,
     recipe: Recipe,
     checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    device: torch.device | None = None,
+    amp: str = "off",
+    workers: int = 0,
+    eval_each_epoch: bool = False,
+    best_checkpoint: str | os.PathLike[str] | None = None,
+    keep: str = "last",
 ) -> TrainResult:
     """Train ``model`` in place with STBP and return its clean test accuracy.
 
     If ``checkpoint`` is given, the state after every epoch is written there atomically, and a
     run started with an existing checkpoint of the same recipe continues after its last epoch.
+
+    Args:
+        device: where to train (``None``: the CPU). The model stays there afterwards.
+        amp: ``off``, ``bf16`` or ``fp16`` autocast (CUDA only; fp16 adds a gradient scaler).
+        workers: DataLoader worker processes (pinned memory on CUDA).
+        eval_each_epoch: also measure test accuracy after every epoch (rank 0; in the history).
+        best_checkpoint: with ``eval_each_epoch``, the weights of the best epoch so far go here.
+        keep: ``last`` or ``best``: which epoch's weights the model holds at the end.
     """
     recipe.validated()
+    device = device if device is not None else torch.device("cpu")
+    if amp not in AMP:
+        raise unknown_choice("amp", amp, AMP)
+    if AMP[amp] is not None and device.type != "cuda":
+        raise InputError(f"--amp {amp} needs a CUDA device, got device {device}; use --amp off on the CPU")
+    if keep not in ("last", "best") or (keep == "best" and not eval_each_epoch):
+        raise InputError(f"keep must be 'last', or 'best' with per-epoch evaluation, got {keep!r}")
+    world = dist.world_size()
+    if recipe.batch_size % world:
+        raise InputError(f"--batch-size {recipe.batch_size} (the global batch) must be a multiple of the {world} ranks")
     gen = seed_everything(recipe.seed)
-    loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, generator=gen, drop_last=False)
+    sampler = None
+    if world > 1:  # every rank sees its own 1/world of each epoch, reshuffled per epoch from the seed
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_set, num_replicas=world, rank=dist.rank(), shuffle=True, seed=recipe.seed)
+    extra: dict[str, Any] = {}
+    if workers > 0:
+        extra = {"num_workers": workers, "persistent_workers": True}
+    if device.type == "cuda":
+        extra["pin_memory"] = True
+    loader = DataLoader(train_set, batch_size=recipe.batch_size // world, shuffle=sampler is None, sampler=sampler,
+                        generator=gen if sampler is None else None, drop_last=False, **extra)
+    if device.type != "cpu":
+        model.to(device)
     opt = _optimizer(model, recipe)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs * max(1, len(loader)))
     history: list[dict[str, float]] = []
@@ -86,25 +135,63 @@ def train(
     if ckpt is not None and ckpt.is_file():
         start, history = _resume(ckpt, model, opt, sched, gen, recipe)
         log.info("resuming training after epoch %d from %s", start, ckpt)
+    net: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[assignment]
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    amp_dtype = AMP[amp]
+    scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
+    best = max((h.get("test_accuracy", -1.0) for h in history), default=-1.0)
+    best_path = Path(best_checkpoint) if best_checkpoint is not None else None
 
     for epoch in range(start, recipe.epochs):
-        model.train()
+        net.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         total, correct, loss_sum = 0, 0, 0.0
+        lr = opt.param_groups[0]["lr"]
         bar = progress(loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="batch")
         for x, y in bar:
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            if device.type != "cpu":
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if amp_dtype is None:
+                logits = net(x)
+                loss = F.cross_entropy(logits, y)
+            else:
+                with torch.autocast(device.type, dtype=amp_dtype):
+                    logits = net(x)
+                    loss = F.cross_entropy(logits.float(), y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             sched.step()
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
-        history.append({"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total})
-        log.info("epoch %d/%d: loss %.4f, train accuracy %.4f", epoch + 1, recipe.epochs, loss_sum / total, correct / total)
-        if ckpt is not None:
+        if world > 1:  # the epoch's numbers over all ranks
+            loss_sum, c, t = dist.all_sum([loss_sum, correct, total])
+            correct, total = int(c), int(t)
+        row: dict[str, float] = {"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total, "lr": lr}
+        if eval_each_epoch and dist.is_main():
+            with torch.random.fork_rng(devices=[]):  # a Poisson encoder's draws must not move training's RNG
+                row["test_accuracy"] = accuracy(model, test_set)
+            if row["test_accuracy"] > best:
+                best = row["test_accuracy"]
+                if best_path is not None:
+                    atomic_torch_save({"epoch": epoch + 1, "test_accuracy": best, "model": model.state_dict()}, best_path)
+        history.append(row)
+        log.info("epoch %d/%d: loss %.4f, train accuracy %.4f%s", epoch + 1, recipe.epochs, loss_sum / total,
+                 correct / total, f", test accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
+        if ckpt is not None and dist.is_main():
             atomic_torch_save(
                 {
                     "epoch": epoch + 1,
@@ -119,8 +206,12 @@ def train(
                 ckpt,
             )
 
+    if keep == "best" and best_path is not None and best_path.is_file() and dist.is_main():
+        kept = torch.load(best_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(kept["model"])
+        log.info("keeping the weights of epoch %d (test accuracy %.4f)", kept["epoch"], kept["test_accuracy"])
     model.eval()
-    acc = accuracy(model, test_set)
+    acc = accuracy(model, test_set) if dist.is_main() else float("nan")
     return TrainResult(test_accuracy=acc, history=history, resumed_from_epoch=start)
 
 
