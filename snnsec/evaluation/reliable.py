@@ -97,6 +97,9 @@ RELIABLE_SUITE: tuple[SuiteAttack, ...] = (
 )
 """The fixed ensemble; see the module docstring for why each member is there."""
 
+SUITES: dict[str, tuple[SuiteAttack, ...]] = {"reliable": RELIABLE_SUITE}
+"""Named ensembles (``snnsec evaluate --suite NAME``)."""
+
 
 def suite_steps(budget: int | None, suite: tuple[SuiteAttack, ...] = RELIABLE_SUITE) -> list[int]:
     """Gradient evaluations per sample of each attack under ``budget`` (per sample, whole suite)."""
