@@ -92,11 +92,20 @@ class EmulatorResult:
 
 @contextlib.contextmanager
 def exact_float_math(device: torch.device) -> Iterator[None]:
-    """Full-precision float32 for the duration: no TF32/bf16 shortcuts, and on CUDA no cuDNN
-    (whose Winograd/FFT algorithms do not add integers exactly; the native kernels are im2col +
-    GEMM, exact under the plan's bound)."""
+    """Full-precision float32 for the duration: no TF32/bf16 shortcuts, no NNPACK, and on CUDA
+    no cuDNN (Winograd/FFT convolutions do not add integers exactly; oneDNN's direct kernels on
+    the CPU and the native im2col + GEMM kernels on CUDA do, under the plan's bound)."""
     precision = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
+    # oneDNN may be told to run float32 convolutions and matmuls in bf16/tf32: force IEEE float32
+    onednn = [(mod, mod.fp32_precision) for mod in (getattr(torch.backends.mkldnn, "conv", None),
+                                                     getattr(torch.backends.mkldnn, "matmul", None))
+              if mod is not None and hasattr(mod, "fp32_precision")]
+    for mod, _ in onednn:
+        mod.fp32_precision = "ieee"
+    # NNPACK (chosen on builds without oneDNN) convolves by Winograd/FFT: not exact for integers
+    nnpack = torch.backends.nnpack.flags(enabled=False)
+    nnpack.__enter__()
     cuda_state = None
     if device.type == "cuda":
         cuda_state = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
@@ -107,6 +116,9 @@ def exact_float_math(device: torch.device) -> Iterator[None]:
     try:
         yield
     finally:
+        nnpack.__exit__(None, None, None)
+        for mod, value in onednn:
+            mod.fp32_precision = value
         torch.set_float32_matmul_precision(precision)
         if cuda_state is not None:
             (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
