@@ -150,11 +150,12 @@ def ann_twin(model, levels: int):  # type: ignore[no-untyped-def]
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=[("vgg11", 1.0, 3), ("resnet17", 0.9, 4)], ids=["vgg11", "resnet17"])
+@pytest.fixture(scope="module", params=[("vgg11", 1.0, "hard", 3), ("resnet17", 0.9, "soft", 4)],
+                ids=["vgg11-IF-hard", "resnet17-LIF-soft"])
 def firing(request):  # type: ignore[no-untyped-def]
-    arch, leak, T = request.param
+    arch, leak, reset, T = request.param
     torch.manual_seed(0)
-    model = build_model(arch, num_classes=10, T=T, neuron=NeuronParameters(leak=leak)).eval()
+    model = build_model(arch, num_classes=10, T=T, neuron=NeuronParameters(leak=leak, reset=reset)).eval()
     x = torch.rand(2, 3, 32, 32)
     make_active(model, x)
     rec = RateRecorder()
