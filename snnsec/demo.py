@@ -39,7 +39,7 @@ def demo_model_path() -> Path:
     return cache_dir() / "models" / f"vgg5-mnist5k-{digest}.pt"
 
 
-def demo_model(retrain: bool = False) -> tuple[Path, bool]:
+def demo_model(retrain: bool = False, device: str = "auto") -> tuple[Path, bool]:
     """Path of the cached demo model, training it first if needed. Returns (path, trained_now)."""
     from snnsec.data import get_dataset
     from snnsec.errors import InputError
@@ -64,7 +64,10 @@ def demo_model(retrain: bool = False) -> tuple[Path, bool]:
     )
     recipe = Recipe(**DEMO_RECIPE)
     log.info("training the demo model (vgg5 on MNIST-5k); cached at %s", path)
-    result = train(model, ds.split("train"), ds.split("test"), recipe, checkpoint=path.with_suffix(".ckpt"))
+    from snnsec.utils.device import resolve_device
+
+    result = train(model, ds.split("train"), ds.split("test"), recipe, checkpoint=path.with_suffix(".ckpt"),
+                   device=resolve_device(device))
     model.meta.recipe = dict(DEMO_RECIPE)
     model.meta.test_accuracy = result.test_accuracy
     save_model(model, path)
@@ -72,7 +75,8 @@ def demo_model(retrain: bool = False) -> tuple[Path, bool]:
     return path, True
 
 
-def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tuple[str, ...]) -> dict[str, Any]:
+def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tuple[str, ...],
+                 device: str = "auto") -> dict[str, Any]:
     """Craft (or reuse) one adversarial file per attack in ``out_dir``; returns name -> AdversarialSet."""
     from snnsec.attacks import AttackSpec, load_adversarial, save_adversarial
     from snnsec.attacks.craft import craft, craft_meta, discard_partial
@@ -81,7 +85,12 @@ def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tup
     from snnsec.models import load_model
     from snnsec.utils.io import sha256_file
 
+    from snnsec.utils.device import resolve_device
+
     model = load_model(model_path)
+    run_on = resolve_device(device)
+    if run_on.type != "cpu":
+        model.to(run_on)
     sha = sha256_file(model_path)
     data = get_dataset("mnist5k").split("test")
     sets = {}
@@ -99,7 +108,7 @@ def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tup
             except InputError as exc:
                 log.warning("ignoring %s (%s)", path, exc)
         partial = path.with_name(path.name + ".partial")
-        result = craft(model, data, spec, n=n, batch_size=50, seed=0, meta=meta, partial=partial)
+        result = craft(model, data, spec, n=n, batch_size=50, seed=0, meta=meta, partial=partial, device=run_on)
         save_adversarial(path, result.adv)
         discard_partial(partial)
         sets[name] = result.adv
@@ -107,8 +116,10 @@ def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tup
 
 
 def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo", n: int = DEMO_N,
-             eps: str = DEMO_EPS, precision: str = "fixed", attacks: tuple[str, ...] = DEMO_ATTACKS) -> dict[str, Any]:
-    """Run the whole chain; returns the report (also written to ``out_dir``)."""
+             eps: str = DEMO_EPS, precision: str = "fixed", attacks: tuple[str, ...] = DEMO_ATTACKS,
+             device: str = "auto") -> dict[str, Any]:
+    """Run the whole chain; returns the report (also written to ``out_dir``). ``device`` is where
+    torch trains and attacks (``auto``: CUDA when available); Lava always runs on the CPU."""
     from snnsec.backends.replay import compare_backends
     from snnsec.evaluation import transfer_report
     from snnsec.models import load_model
@@ -116,9 +127,9 @@ def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path, trained = demo_model(retrain)
+    path, trained = demo_model(retrain, device)
     model = load_model(path)
-    sets = demo_attacks(path, out, n, eps, attacks)
+    sets = demo_attacks(path, out, n, eps, attacks, device)
     first = next(iter(sets.values()))
     report = compare_backends(model, first.x, first.y, {k: v.x_adv for k, v in sets.items()},
                               backend="lava-sim", precision=precision)

@@ -24,7 +24,12 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
     if args.n is not None and args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
+    from snnsec.utils.device import resolve_device
+
     model = load_model(args.model)
+    device = resolve_device(getattr(args, "device", "auto"))
+    if device.type != "cpu":
+        model.to(device)
     return model, dataset_for_model(model.meta, args.dataset, args.data_dir).split(args.split)
 
 
@@ -69,6 +74,9 @@ def _common(p: argparse.ArgumentParser, n_default: int | None) -> None:
     p.add_argument("--n", type=int, default=n_default, help="use N samples of the split (the first N of a fixed permutation)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(p)
     add_common_options(p)
 
 

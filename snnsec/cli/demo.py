@@ -14,7 +14,8 @@ def demo_command(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
-    result = run_demo(retrain=args.retrain, out_dir=args.out_dir, n=args.n, eps=args.eps, precision=args.precision)
+    result = run_demo(retrain=args.retrain, out_dir=args.out_dir, n=args.n, eps=args.eps, precision=args.precision,
+                      device=args.device)
     emit(args, result, lambda r: r["summary"])
     return 0
 
@@ -39,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--eps", default=DEMO_EPS, help="L-inf budget on [0, 1] pixels (a number or a fraction)")
     p.add_argument("--precision", default="fixed", choices=PRECISIONS, help="Lava arithmetic")
     p.add_argument("--retrain", action="store_true", help="ignore the cached model and train again")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(p, "; for training and crafting (Lava runs on the CPU)")
     add_common_options(p)
     p.set_defaults(func=demo_command)
     return p

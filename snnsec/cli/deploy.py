@@ -45,7 +45,12 @@ def deploy_command(args: argparse.Namespace) -> int:
     from snnsec.errors import InputError
     from snnsec.models import load_model
 
+    from snnsec.utils.device import resolve_device
+
     model = load_model(args.model)
+    device = resolve_device(getattr(args, "device", "auto"))
+    if device.type != "cpu" and args.backend == "torch":  # the other backends read the CPU weights
+        model.to(device)
     if args.n is not None and args.n < 1:
         raise InputError(f"--n must be a positive number of samples, got {args.n}")
     x_adv = None
@@ -92,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--seed", type=int, default=0, help="seed of Poisson input spikes (shared by all backends)")
     p.add_argument("--input-scale", type=float, default=255.0, help="lava-sim fixed: message per unit of direct input")
     p.add_argument("--save-net", type=Path, default=None, help="lava-sim: keep the NetX file it runs here")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(p, "; moves the model for --backend torch")
     add_common_options(p)
     p.set_defaults(func=deploy_command)
     return p

@@ -18,6 +18,7 @@ def collect() -> dict[str, Any]:
 
     from snnsec import __version__
     from snnsec._lava_compat import lava_status
+    from snnsec.utils.device import cuda_devices
 
     versions = {}
     for name in PACKAGES:
@@ -37,6 +38,8 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "cuda_devices": cuda_devices(),
+        "torch_cuda": torch.version.cuda,
         "torch_threads": torch.get_num_threads(),
         "lava_lif_imports": lava_ok,
         "lava_detail": lava_msg,
@@ -53,6 +56,12 @@ def _human(info: dict[str, Any]) -> str:
     lines += [f"{k + ':':<15}{v or 'not installed'}" for k, v in info["versions"].items()]
     lines += [
         f"device:        {info['device']} ({info['torch_threads']} torch threads)",
+        f"CUDA devices:  {len(info['cuda_devices']) or 'none'}" + ("" if info["torch_cuda"] else " (CPU build of torch)"),
+    ]
+    lines += [
+        f"  cuda:{d['index']}:       {d['name']}, {d['memory_gib']} GiB, compute {d['capability']}" for d in info["cuda_devices"]
+    ]
+    lines += [
         f"lava LIF:      {'imports' if info['lava_lif_imports'] else 'FAILS: ' + info['lava_detail']}",
     ]
     if info["torchvision_installed"]:

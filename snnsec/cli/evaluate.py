@@ -47,7 +47,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if (args.adv is None) == (args.attack is None):
         raise InputError("pass either --adv FILE (evaluate saved examples) or --attack NAME (craft now)")
     if args.adv is not None:
+        from snnsec.utils.device import resolve_device
+
         model = load_model(args.model)
+        device = resolve_device(getattr(args, "device", "auto"))
+        if device.type != "cpu" and getattr(args, "backend", "torch") == "torch":
+            model.to(device)  # the file stays on the CPU; only the running copy moves
         sha = sha256_file(args.model)
         adv = load_adversarial(args.adv)
         if list(adv.x.shape[1:]) != list(model.meta.input_shape):
@@ -100,6 +105,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--backend", default="torch", choices=sorted(BACKENDS),
                    help="where predictions run (see `snnsec deploy` and docs/deployment.md)")
     p.add_argument("--precision", default="fixed", choices=PRECISIONS, help="lava-sim: fixed or floating point")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(p, "; the torch backend and crafting with --attack")
     add_common_options(p)
     p.set_defaults(func=evaluate_command)
     return p

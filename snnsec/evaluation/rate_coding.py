@@ -33,7 +33,7 @@ class SpikeShuffle:
 
     def __call__(self, layer: LIF, x: torch.Tensor, state: NeuronState | None) -> tuple[torch.Tensor, NeuronState]:
         z, state = layer.integrate(x, state)
-        order = torch.rand(z.shape, generator=self.generator).argsort(0)
+        order = torch.rand(z.shape, generator=self.generator).argsort(0).to(z.device)  # drawn on the CPU
         return z.gather(0, order), state
 
 
@@ -90,13 +90,14 @@ def sample_rate_current(model: SpikingModel, data: Dataset, n: int | None = 64, 
     currents: dict[LIF, list[torch.Tensor]] = {}
     rates: dict[LIF, list[torch.Tensor]] = {}
     model.eval()
+    dev = next(model.parameters(), x).device  # the CPU unless the model was moved (--device)
     for i in range(0, len(x), batch_size):
         rec = RateRecorder()
         with rec.recording(model):
-            model(x[i : i + batch_size])
+            model(x[i : i + batch_size].to(dev))
         for layer, acc in rec.layers.items():
-            currents.setdefault(layer, []).append(acc.mean_current.flatten())
-            rates.setdefault(layer, []).append(acc.rate.flatten())
+            currents.setdefault(layer, []).append(acc.mean_current.flatten().cpu())
+            rates.setdefault(layer, []).append(acc.rate.flatten().cpu())
     return [LayerSample(names[m], m.neuron, torch.cat(currents[m]), torch.cat(rates[m])) for m in model.neurons() if m in currents]
 
 

@@ -78,7 +78,8 @@ class SpikingModel(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 if seed is not None:
                     torch.manual_seed(seed)
-                out = [self(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]
+                dev = next(self.parameters(), x).device  # the CPU unless the model was moved (--device)
+                out = [self(x[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)

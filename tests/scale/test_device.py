@@ -1,0 +1,73 @@
+"""``--device``: ``cuda`` without CUDA is one line and exit 2 on every command that has the flag;
+``auto`` falls back to the CPU and gives the CPU's results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnsec.errors import InputError
+from snnsec.utils.device import resolve_device
+from tests.scale.conftest import run, snnsec_cmd
+
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a CUDA device")
+
+
+def test_resolution_rules() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(InputError, match=r"unknown device 'tpu'; choose one of: auto, cpu, cuda, cuda:N"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        assert resolve_device(None) == torch.device("cpu")
+        for name in ("cuda", "cuda:0", "cuda:3"):
+            with pytest.raises(InputError, match="torch sees no CUDA device"):
+                resolve_device(name)
+    else:
+        assert resolve_device("auto").type == "cuda"
+        with pytest.raises(InputError, match="CUDA device"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+@no_cuda
+@pytest.mark.parametrize("command", [
+    ["train", "--epochs", "1"],
+    ["craft", "--attack", "rga-fgsm", "--n", "2"],
+    ["evaluate", "--attack", "rga-fgsm", "--n", "2"],
+    ["analyze", "shuffle", "--n", "2"],
+    ["deploy", "--backend", "torch", "--n", "2"],
+    ["demo", "--n", "2"],
+])
+def test_cuda_without_cuda_fails_in_one_line(command: list[str], tiny_model: Path, tmp_path: Path) -> None:
+    args = [*command, "--device", "cuda"]
+    if command[0] in ("craft", "evaluate", "analyze", "deploy"):
+        args += ["--model", str(tiny_model)]
+    if command[0] in ("train", "craft"):
+        args += ["--out", str(tmp_path / "out.pt")]
+    if command[0] == "demo":
+        args += ["--out-dir", str(tmp_path / "demo")]
+    r = run(snnsec_cmd(*args), cwd=tmp_path, timeout=240)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == "snnsec: error: device 'cuda' requested but torch sees no CUDA device; use --device cpu or auto"
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out.pt").exists()
+
+
+@no_cuda
+def test_auto_falls_back_to_the_cpu_with_the_cpu_bytes(tiny_model: Path, tmp_path: Path) -> None:
+    outs = {}
+    for device in ("auto", "cpu"):
+        out = tmp_path / f"adv-{device}.pt"
+        r = run(snnsec_cmd("craft", "--model", str(tiny_model), "--attack", "rga-fgsm", "--n", "6", "--batch-size", "3",
+                           "--device", device, "--out", str(out), "--json", "--quiet"), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["n"] == 6
+        outs[device] = out.read_bytes()
+    assert outs["auto"] == outs["cpu"]
+    r = run(snnsec_cmd("env", "--json"), cwd=tmp_path)
+    info = json.loads(r.stdout)
+    assert info["device"] == "cpu" and info["cuda_devices"] == []
