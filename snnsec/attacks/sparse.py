@@ -145,9 +145,9 @@ class SparseDifferentialAttack:
         def build(mask: torch.Tensor) -> torch.Tensor:
             return torch.where(mask, flip, x.flatten()).view_as(x)
 
-        adv, fooled = x, bool(self._margin(model, x, y)[0] > 0)
+        adv, current = x, self._margin(model, x, y)[0]
         for n in range(1, self.iterations + 1):
-            if fooled:
+            if current > 0:  # misclassified
                 break
             grad = self.estimator.gradient(model, adv, y, margin, generator).flatten()
             score = (grad * delta).clamp_min(0.0)
@@ -163,8 +163,7 @@ class SparseDifferentialAttack:
             candidates = score.topk(k).indices
             trials = adv.flatten().expand(k, -1).clone()
             trials[torch.arange(k), candidates] = flip[candidates]
-            base = self._margin(model, adv, y)[0]
-            fd = self._margin(model, trials.view(k, *x.shape[1:]), y) - base
+            fd = self._margin(model, trials.view(k, *x.shape[1:]), y) - current
             gain[candidates] = fd
             selected |= gain >= 0
             if int(selected.sum()) > threat.budget:  # keep the best flips within the budget
@@ -172,8 +171,8 @@ class SparseDifferentialAttack:
                 selected = torch.zeros_like(selected)
                 selected[keep] = True
             adv = build(selected)
-            fooled = bool(self._margin(model, adv, y)[0] > 0)
-        if fooled and self.reduce and selected.any():
+            current = self._margin(model, adv, y)[0]
+        if current > 0 and self.reduce and selected.any():
             adv = self._reduced(model, y, selected, gain, build)
         return adv
 
