@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "Clean accuracy, robust accuracy and attack success rate on adversarial examples.",
     "analyze": "Rate-coding analyses: spike shuffle and R-I curve (paper §4.1).",
     "import": "Import a model trained elsewhere: a NIR graph or a reference-code checkpoint.",
+    "reproduce": "Run the paper's experiments (eps, TE and lambda sweeps, white/black box) with its tables and figures.",
 }
 # command name -> module, where the name is a Python keyword
 MODULES = {"import": "import_cmd"}

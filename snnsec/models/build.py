@@ -73,4 +73,8 @@ def model_from_meta(meta: ModelMeta) -> SpikingModel:
         raise unknown_choice("encoder", meta.encoder, ENCODERS)
     enc = ENCODERS[meta.encoder].from_meta(meta)
     body = entry.build(meta)
-    return SpikingModel(enc, body, meta)
+    model = SpikingModel(enc, body, meta)
+    from snnsec.models.ann import apply_ann_record
+
+    apply_ann_record(model, meta.recipe)  # a quantised-ANN twin (`snnsec train --ann`)
+    return model

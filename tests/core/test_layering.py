@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     # 2: what is done to a model: attack it, export it, run it elsewhere
     "attacks": 2, "backends": 2, "export": 2, "emulator": 2, "interop": 2,
     # 3: workflows built from those
-    "training": 3, "evaluation": 3, "demo": 3,
+    "training": 3, "evaluation": 3, "demo": 3, "study": 3,
     # 4: the command line
     "cli": 4, "__main__": 4,
 }

@@ -25,14 +25,9 @@ import torch
 
 from snnsec.attacks.gradients.base import GradientEstimator, overriding, register_gradient
 from snnsec.errors import InputError
+from snnsec.models.ann import qcfs  # one definition, shared with `snnsec train --ann`
 from snnsec.models.base import SpikingModel
 from snnsec.neurons import LIF, NeuronState
-
-
-def qcfs(current: torch.Tensor, theta: float, levels: int = 8, shift: float = 0.5) -> torch.Tensor:
-    """Clamp-and-round activation with a straight-through floor (gradient 1 on [0, theta])."""
-    v = (current / theta).clamp(0.0, 1.0) * levels + shift
-    return theta * (v + (v.floor() - v).detach()) / levels
 
 
 @register_gradient
