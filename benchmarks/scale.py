@@ -1,0 +1,249 @@
+"""Scale benchmarks (docs/scale.md): sharded crafting under torchrun, and the STBP training step.
+
+1. **craft throughput**: ``snnsec craft`` in one process with one thread against
+   ``torchrun --nproc-per-node 2 -m snnsec craft`` (one thread per rank, torchrun's default),
+   on the same model, data and options, in one run, alternating the two so that machine load
+   hits both alike (median of ``--repeats``). Throughput is samples per second of crafting as
+   the command reports it (model and data loading excluded; rank 0's time includes waiting for
+   the other rank and assembling the file). Every 2-rank file is checked byte-identical to the
+   1-rank file.
+2. **training step**: one STBP step (forward, cross-entropy on time-averaged logits, backward,
+   SGD) of snnsec's VGG-11 at T = 4 and batch 16 against a plain time-folded PyTorch model
+   written the way the paper's reference code writes its network: the same stateless layers on
+   ``[T*B, ...]``, and a neuron that loops over T in Python with a custom autograd spike
+   function (triangle surrogate, hard reset through ``u * (1 - s)``). Both models hold the same
+   weights; steps alternate (median). A CUDA row is added when torch sees a GPU.
+
+Run: ``python benchmarks/scale.py [--json] [--repeats 3] [--n 96] [--width 1.0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- 1. craft throughput --------------------------------------------------------------------------
+def _tiny_model(path: Path, width: float) -> None:
+    from snnsec.data import get_dataset
+    from snnsec.models import build_model, save_model
+    from snnsec.neurons import NeuronParameters
+
+    torch.manual_seed(0)
+    ds = get_dataset("mnist5k", None)
+    model = build_model("vgg5", num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=4,
+                        neuron=NeuronParameters(1.0, 0.3, "hard", "triangle", 1.0), encoder="direct", width=width,
+                        normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes))
+    save_model(model, path)
+
+
+def _craft_once(ranks: int, model: Path, out: Path, n: int, batch: int) -> dict[str, Any]:
+    args = ["craft", "--model", str(model), "--attack", "rga-pgd", "--steps", "5", "--n", str(n),
+            "--batch-size", str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SNNSEC_PROGRESS": "0", "PYTHONPATH": str(ROOT)}
+    if ranks == 1:
+        cmd = [sys.executable, "-m", "snnsec", *args]
+    else:  # `--` ends torchrun's options (its parser would take --n for a prefix of --nnodes)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(ranks),
+               "-m", "snnsec", "--", *args]
+    start = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out.parent)
+    wall = time.perf_counter() - start
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:6])} ... failed:\n{r.stderr[-2000:]}")
+    result = json.loads([line for line in r.stdout.splitlines() if line.strip()][-1])
+    return {"seconds": result["seconds"], "wall": wall, "bytes": out.read_bytes()}
+
+
+def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model = folder / "model.pt"
+        _tiny_model(model, width)
+        times: dict[int, list[float]] = {1: [], 2: []}
+        walls: dict[int, list[float]] = {1: [], 2: []}
+        reference: bytes | None = None
+        identical = True
+        for _ in range(repeats):
+            for ranks in (1, 2):
+                out = folder / f"adv-{ranks}.pt"
+                got = _craft_once(ranks, model, out, n, batch)
+                out.unlink()
+                times[ranks].append(got["seconds"])
+                walls[ranks].append(got["wall"])
+                reference = reference if reference is not None else got["bytes"]
+                identical &= got["bytes"] == reference
+    s1, s2 = statistics.median(times[1]), statistics.median(times[2])
+    return {
+        "setup": f"vgg5 width {width}, T=4, rga-pgd 5 steps, n={n}, batch {batch}, MNIST-5k, CPU, 1 thread per rank",
+        "rows": [
+            {"ranks": 1, "threads_per_rank": 1, "seconds": s1, "samples_per_s": n / s1, "wall_s": statistics.median(walls[1]),
+             "all_seconds": times[1]},
+            {"ranks": 2, "threads_per_rank": 1, "seconds": s2, "samples_per_s": n / s2, "wall_s": statistics.median(walls[2]),
+             "all_seconds": times[2]},
+        ],
+        "speedup": s1 / s2,
+        "byte_identical": identical,
+    }
+
+
+# -- 2. training step -----------------------------------------------------------------------------
+class _TriangleSpike(torch.autograd.Function):
+    """H(v) forward; (1/g^2) * max(0, g - |v|) backward (the reference code's surrogate, g = 1)."""
+
+    @staticmethod
+    def forward(ctx: Any, v: torch.Tensor, gamma: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(v)
+        ctx.gamma = gamma
+        return (v >= 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (v,) = ctx.saved_tensors
+        g = ctx.gamma
+        return grad * (g - v.abs()).clamp(min=0) / (g * g), None
+
+
+class PlainNeuron(nn.Module):
+    """The reference code's way: time folded into the batch outside, a Python loop over T inside."""
+
+    def __init__(self, T: int, theta: float = 1.0, leak: float = 1.0, gamma: float = 1.0) -> None:
+        super().__init__()
+        self.T, self.theta, self.leak, self.gamma = T, theta, leak, gamma
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.unflatten(0, (self.T, -1))
+        u = torch.zeros_like(seq[0])
+        out = []
+        for t in range(self.T):
+            u = self.leak * u + seq[t]
+            s = _TriangleSpike.apply(u - self.theta, self.gamma)
+            u = u * (1 - s)  # hard reset, not detached
+            out.append(s)
+        return torch.stack(out).flatten(0, 1)
+
+
+class PlainModel(nn.Module):
+    """snnsec's stateless layers (copied, same weights) with :class:`PlainNeuron` for every LIF."""
+
+    def __init__(self, model: Any, T: int) -> None:
+        super().__init__()
+        from snnsec.neurons import LIF
+
+        layers = []
+        for layer in model.body.children():
+            if isinstance(layer, LIF):
+                layers.append(PlainNeuron(T, layer.p.theta, layer.p.leak, layer.p.gamma))
+            else:
+                layers.append(copy.deepcopy(layer))
+        self.net = nn.Sequential(*layers)
+        self.T = T
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.unsqueeze(0).expand(self.T, *x.shape).flatten(0, 1)  # direct input, repeated T times
+        return self.net(seq).unflatten(0, (self.T, -1)).mean(0)
+
+
+def _step_timer(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device):  # type: ignore[no-untyped-def]
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def step() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    return step
+
+
+def train_step_rows(width: float, repeats: int, devices: list[str]) -> dict[str, Any]:
+    from snnsec.models import build_model
+    from snnsec.neurons import NeuronParameters
+
+    T, B = 4, 16
+    rows = []
+    for name in devices:
+        device = torch.device(name)
+        torch.manual_seed(0)
+        model = build_model("vgg11", num_classes=10, input_shape=(3, 32, 32), T=T,
+                            neuron=NeuronParameters(1.0, 1.0, "hard", "triangle", 1.0), encoder="direct", width=width)
+        plain = PlainModel(model, T)
+        model.to(device).train()
+        plain.to(device).train()
+        x = torch.rand(B, 3, 32, 32, device=device)
+        y = torch.randint(0, 10, (B,), device=device)
+        steps = {"snnsec": _step_timer(model, x, y, device), "plain": _step_timer(plain, x, y, device)}
+        for s in steps.values():
+            s()  # warm-up
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for _ in range(repeats):
+            for k, s in steps.items():
+                times[k].append(s())
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append({"device": name, "threads": torch.get_num_threads() if device.type == "cpu" else None,
+                     "snnsec_s": med["snnsec"], "plain_s": med["plain"], "ratio": med["snnsec"] / med["plain"],
+                     "all_snnsec_s": times["snnsec"], "all_plain_s": times["plain"]})
+    return {"setup": f"vgg11 width {width}, 3x32x32, T={T}, batch {B}, SGD step, median of {repeats} alternating",
+            "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--repeats", type=int, default=3, help="alternating repeats (median)")
+    p.add_argument("--n", type=int, default=96, help="samples to craft")
+    p.add_argument("--batch", type=int, default=8, help="craft batch size")
+    p.add_argument("--craft-width", type=float, default=0.5, help="vgg5 width for the craft rows")
+    p.add_argument("--width", type=float, default=1.0, help="vgg11 width for the training-step rows")
+    p.add_argument("--only", choices=("craft", "train"), default=None, help="run one part only")
+    args = p.parse_args(argv)
+    os.environ.setdefault("SNNSEC_PROGRESS", "0")
+    sys.path.insert(0, str(ROOT))
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "torch": torch.__version__,
+                                          "cuda_devices": torch.cuda.device_count()}}
+    if args.only in (None, "craft"):
+        result["craft"] = craft_rows(args.n, args.batch, args.craft_width, args.repeats)
+    if args.only in (None, "train"):
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        result["train_step"] = train_step_rows(args.width, args.repeats, devices)
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return 0
+    if "craft" in result:
+        c = result["craft"]
+        print(f"craft throughput ({c['setup']})")
+        print("ranks  threads/rank  seconds  samples/s  wall s")
+        for r in c["rows"]:
+            print(f"{r['ranks']:>5}  {r['threads_per_rank']:>12}  {r['seconds']:>7.2f}  {r['samples_per_s']:>9.2f}  {r['wall_s']:>6.1f}")
+        print(f"speedup 2 ranks / 1 rank: {c['speedup']:.2f}x; byte-identical files: {c['byte_identical']}")
+    if "train_step" in result:
+        t = result["train_step"]
+        print(f"\ntraining step ({t['setup']})")
+        print("device  snnsec s  plain s  snnsec/plain")
+        for r in t["rows"]:
+            print(f"{r['device']:<6}  {r['snnsec_s']:>8.3f}  {r['plain_s']:>7.3f}  {r['ratio']:>12.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
