@@ -46,7 +46,9 @@ def deploy_command(args: argparse.Namespace) -> int:
     from snnsec.models import load_model
 
     from snnsec.utils.device import resolve_device
+    from snnsec.utils.distributed import single_process_only
 
+    single_process_only("deploy")
     model = load_model(args.model)
     device = resolve_device(getattr(args, "device", "auto"))
     if device.type != "cpu" and args.backend == "torch":  # the other backends read the CPU weights

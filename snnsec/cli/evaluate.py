@@ -44,6 +44,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from snnsec.models import load_model
     from snnsec.utils.io import sha256_file
 
+    from snnsec.utils.distributed import single_process_only
+
+    single_process_only("evaluate")
     if (args.adv is None) == (args.attack is None):
         raise InputError("pass either --adv FILE (evaluate saved examples) or --attack NAME (craft now)")
     if args.adv is not None:

@@ -140,3 +140,14 @@ def session(device: torch.device) -> Iterator[None]:
             os.environ["SNNSEC_PROGRESS"] = saved_progress
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
+
+
+def single_process_only(command: str) -> None:
+    """Refuse to run ``command`` as several torchrun ranks (each would redo all the work and
+    print its own report): one line, exit status 2."""
+    if launched_world_size() > 1:
+        from snnsec.errors import InputError
+
+        raise InputError(f"`snnsec {command}` does not shard across ranks yet (WORLD_SIZE="
+                         f"{launched_world_size()}); run it in one process, or shard the crafting with "
+                         f"`torchrun ... -m snnsec -- craft` and evaluate the file once")

@@ -71,3 +71,15 @@ def test_auto_falls_back_to_the_cpu_with_the_cpu_bytes(tiny_model: Path, tmp_pat
     r = run(snnsec_cmd("env", "--json"), cwd=tmp_path)
     info = json.loads(r.stdout)
     assert info["device"] == "cpu" and info["cuda_devices"] == []
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--attack", "rga-fgsm", "--n", "2"], ["deploy", "--backend", "torch"]])
+def test_unsharded_commands_refuse_several_ranks(command: list[str], tiny_model: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from snnsec.cli.main import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets in each of 2 ranks
+    assert main([*command, "--model", str(tiny_model), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"snnsec: error: `snnsec {command[0]}` does not shard across ranks yet (WORLD_SIZE=2)")
+    assert len(err.splitlines()) == 1
