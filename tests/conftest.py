@@ -67,3 +67,14 @@ def mnist_test():
     from snnsec.data import get_dataset
 
     return get_dataset("mnist5k").split("test")
+
+
+TRAINED = {"demo_training", "demo_model_path", "demo_model"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs the trained demo model is slow (the model takes ~20 s to train once per
+    session), so `make test-fast` (``-m "not slow"``) never trains anything."""
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
