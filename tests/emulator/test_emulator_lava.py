@@ -91,3 +91,20 @@ def test_check_lava_finds_no_difference_and_names_the_first_one_it_is_shown():
     b.readout = b.readout.copy()
     b.readout[0, 0] += 1
     assert first_difference(a, b, names) == {"sample": 0, "layer": "readout", "step": None, "what": "readout v"}
+
+
+def test_check_lava_sets_runs_every_set_and_names_a_difference_by_set_and_sample():
+    from snnsec.backends import loihi2_emu
+
+    model = tiny_vgg(encoder="poisson", T=3, seed=4)
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    both = torch.cat([x, x.flip(0)])
+    report = loihi2_emu.check_lava_sets(model, {"clean": (both, 0), "adv": (both, 4)}, 2, seed=1,
+                                        device="cpu", show_progress=False)
+    assert report["identical"] and report["samples"] == 4 and report["sets"] == ["clean", "adv"]
+    # row 3 of the checked stream [clean 0, clean 1, adv 0, adv 1] is adv sample 1
+    rows = [("clean", 0), ("clean", 1), ("adv", 0), ("adv", 1)]
+    first = loihi2_emu.locate({"sample": 3, "layer": "body.2", "step": 1, "what": "spikes"}, rows)
+    assert first == {"sample": 1, "set": "adv", "layer": "body.2", "step": 1, "what": "spikes"}
+    line = loihi2_emu.difference_line({"first_difference": first})
+    assert line.startswith("loihi2-emu differs from lava-sim: adv sample 1, layer body.2, step 1 (spikes)")
