@@ -2,12 +2,14 @@
 
 - ``--json`` prints exactly one JSON object on stdout; progress and logs go to stderr.
 - Errors are one line on stderr; exit 2 for bad usage or input, 1 for a runtime failure,
-  130 for Ctrl-C. A traceback only with ``--debug``.
+  130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP. A traceback only with ``--debug``.
+- Arguments and output paths are checked before any work; a refused command creates nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -45,6 +47,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     group.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    group.add_argument("--force", action="store_true",
+                       help="run even past the cost bounds (a model or step count implying far more memory or "
+                            "time than this machine has)")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -83,11 +88,22 @@ def configure(args: argparse.Namespace) -> None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    """Run a command function with snnsec's error conventions."""
+    """Run a command function with snnsec's error conventions.
+
+    Arguments and output paths are checked first (:func:`check_arguments`,
+    :func:`check_output_paths`), so a refused command has done no work and created nothing.
+    SIGINT, SIGTERM and SIGHUP stop it cleanly (exit 130, 143, 129; :mod:`snnsec.utils.signals`).
+    """
+    from snnsec.utils import signals
+    from snnsec.utils.schema import cost_bound_lifted
+
     configure(args)
     debug = getattr(args, "debug", False)
     try:
-        return int(func(args) or 0)
+        with signals.stop_signals_raise(), cost_bound_lifted(bool(getattr(args, "force", False))):
+            check_arguments(args)
+            check_output_paths(args)
+            return int(func(args) or 0)
     except SnnsecError as exc:
         if debug:
             raise
@@ -96,8 +112,9 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     except KeyboardInterrupt:
         if debug:
             raise
-        sys.stderr.write("snnsec: interrupted\n")
-        return 130
+        code = signals.exit_code()
+        sys.stderr.write(f"snnsec: interrupted ({signals.name()}); partial work is kept for a resume\n")
+        return code
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
         if debug:
             raise
@@ -108,3 +125,137 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+# -- checks at the door ----------------------------------------------------------------------
+# Paths a command reads (files or folders) and writes; every command names them alike.
+INPUT_PATHS = ("model", "adv", "substitute", "nir", "reference", "data_dir")
+OUTPUT_FILES = ("out", "save_net")
+OUTPUT_DIRS = ("out_dir",)
+
+# name -> (low, high, low_open); an argument missing here is only checked to be finite.
+FLOAT_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "lr": (0.0, 1e3, True), "momentum": (0.0, 1.0, False), "weight_decay": (0.0, 1.0, False),
+    "beta": (0.0, 1e6, True),  # leak, theta, gamma: the neuron's own checks name them
+    "width": (0.0, 1024.0, True), "input_scale": (0.0, 1e9, True), "tau": (0.0, 1.0, True), "dt": (0.0, 1e6, True),
+}
+# name -> (low, sane maximum; past it only with --force)
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "n": (1, 10**9), "batch_size": (1, 1 << 16), "eval_batch_size": (1, 1 << 16), "epochs": (1, 100_000),
+    "T": (1, 100_000), "te": (1, 1000), "eot": (1, 10_000), "runs": (1, 10_000), "max_points": (1, 10**8),
+    "size": (1, 1 << 14), "seed": (0, 2**63 - 1), "opt_steps": (1, 100_000),
+}
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Numbers finite and in range, counts positive with a sane maximum (past it only with
+    ``--force``), budgets parsable: before any work, in one line naming the flag."""
+    from snnsec.errors import InputError
+    from snnsec.utils.numbers import parse_fraction, parse_number
+
+    force = bool(getattr(args, "force", False))
+    for name, value in sorted(vars(args).items()):
+        flag = "--" + (name[len("opt_"):] if name.startswith("opt_") else name).replace("_", "-")
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise InputError(f"{flag} must be a finite number, got {value!r}")
+            low, high, low_open = FLOAT_RANGES.get(name, (None, None, False))
+            if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
+                left = "(" if low_open else "["
+                raise InputError(f"{flag} is {value!r}; expected a number in {left}{low:g}, {high:g}]")
+        elif isinstance(value, int) and name in INT_RANGES:
+            _check_count(flag, value, *INT_RANGES[name], force)
+        elif isinstance(value, str) and name == "eps":
+            if parse_fraction(value, flag) < 0:
+                raise InputError(f"{flag} is {value!r}; expected a budget >= 0")
+        elif isinstance(value, str) and name in INT_RANGES:  # estimator/optimizer flags arrive as text
+            number = parse_number(value, flag)
+            if number != int(number):
+                raise InputError(f"{flag} is {value!r}; expected an integer")
+            _check_count(flag, int(number), *INT_RANGES[name], force)
+
+
+def _check_count(flag: str, value: int, low: int, high: int, force: bool) -> None:
+    from snnsec.errors import InputError
+
+    if value < low:
+        raise InputError(f"{flag} is {value}; expected an integer >= {low}")
+    if value > high:
+        if not force:
+            raise InputError(f"{flag} is {value}; expected at most {high} (pass --force to run it anyway)")
+        log.warning("%s %d is past the sane maximum %d; --force given, running anyway", flag, value, high)
+
+
+def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    out = []
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            out.append(("--" + name.replace("_", "-"), os.fspath(value)))
+    return out
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Every output path must be writable and must not be (through a symlink or a hard link)
+    one of the command's inputs. Checks only; nothing is created."""
+    from snnsec.errors import InputError
+
+    inputs = _paths(args, INPUT_PATHS)
+    for flag, text in _paths(args, OUTPUT_FILES):
+        check_output_file(flag, text, inputs)
+    for flag, text in _paths(args, OUTPUT_DIRS):
+        if text.strip() == "":
+            raise InputError(f"{flag} is empty; expected a folder path")
+        if os.path.exists(text) and not os.path.isdir(text):
+            raise InputError(f"{flag} {text} is a file; expected a folder")
+        _check_writable(flag, text)
+        for in_flag, in_text in inputs:
+            if _same(text, in_text):
+                raise InputError(f"{flag} {text} is the same as {in_flag} {in_text}; the output would overwrite the input")
+
+
+def check_output_file(flag: str, text: str, inputs: list[tuple[str, str]]) -> None:
+    """One output file: not empty, not a folder, a writable folder to go in, not an input."""
+    from snnsec.errors import InputError
+
+    if text.strip() in ("", "."):
+        raise InputError(f"{flag} is {text!r}; expected a file path")
+    if os.path.isdir(text) or text.endswith(os.sep):
+        raise InputError(f"{flag} {text} is a folder; expected a file path")
+    if os.path.lexists(text) and os.path.exists(text) and not os.path.isfile(text):
+        raise InputError(f"{flag} {text} is not a regular file; expected a file path")
+    for in_flag, in_text in inputs:
+        if _same(text, in_text):
+            raise InputError(f"{flag} {text} is the same file as {in_flag} {in_text}; "
+                             "the output would destroy the input (choose another path)")
+    _check_writable(flag, text, parent=True)
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two paths name one file: same resolved path, or same inode and device (through
+    symlinks and hard links)."""
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):
+            return True
+    with contextlib.suppress(OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
+    return False
+
+
+def _check_writable(flag: str, text: str, parent: bool = False) -> None:
+    """The nearest existing folder on the way to ``text`` must be a writable folder."""
+    from snnsec.errors import InputError
+
+    path = os.path.abspath(text)
+    probe = os.path.dirname(path) if parent else path
+    while not os.path.exists(probe):
+        up = os.path.dirname(probe)
+        if up == probe:
+            break
+        probe = up
+    if not os.path.isdir(probe):
+        raise InputError(f"{flag} {text}: {probe} is not a folder; expected a path inside a writable folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {text}: the folder {probe} is not writable")

@@ -115,11 +115,13 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
     device = resolve_device(getattr(args, "device", "auto"))
     target = load_model(args.model)
     dataset = dataset_for_model(target.meta, args.dataset, args.data_dir)
-    if args.eps is None:
+    default_eps = args.eps is None
+    if default_eps:
         args.eps = dataset.default_eps
-        log.info("eps %s (the convention for %s; set it with --eps)", args.eps, dataset.name)
     spec = attack_spec(args)
-    spec.build()  # reject bad names and options before crafting anything
+    spec.build()  # reject bad names and options before crafting anything (and before any log line)
+    if default_eps:
+        log.info("eps %s (the convention for %s; set it with --eps)", args.eps, dataset.name)
     target_sha = sha256_file(args.model)
     source, source_sha = None, None
     if args.substitute is not None:

@@ -40,7 +40,10 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def deploy_command(args: argparse.Namespace) -> int:
-    from snnsec.data.adversarial import load_adversarial
+    import logging
+
+    from snnsec.data.adversarial import check_for_model, load_adversarial
+    from snnsec.utils.io import sha256_file
     from snnsec.backends.replay import adversarial_inputs, deploy_report
     from snnsec.errors import InputError
     from snnsec.models import load_model
@@ -57,9 +60,14 @@ def deploy_command(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be a positive number of samples, got {args.n}")
     x_adv = None
     if args.adv is not None:
-        x, x_adv, y = adversarial_inputs(load_adversarial(args.adv), args.n)
+        adv = load_adversarial(args.adv)
+        x, x_adv, y = adversarial_inputs(adv, args.n)
         if list(x.shape[1:]) != list(model.meta.input_shape):
             raise InputError(f"{args.adv} holds inputs {list(x.shape[1:])} but the model expects {model.meta.input_shape}")
+        check_for_model(adv, model.meta, str(args.adv), str(args.model))
+        if adv.meta.get("model_sha256") not in (None, sha256_file(args.model)):
+            logging.getLogger("snnsec").warning("%s was crafted for another model file; reporting transfer to %s",
+                                                args.adv, args.model)
     else:
         from snnsec.data import dataset_for_model
         from snnsec.data.base import sample_indices, stack_samples

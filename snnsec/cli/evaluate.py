@@ -38,7 +38,7 @@ def make_predictor(model: "SpikingModel", args: argparse.Namespace) -> "Predicto
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from snnsec.data.adversarial import load_adversarial, save_adversarial
+    from snnsec.data.adversarial import check_for_model, load_adversarial, save_adversarial
     from snnsec.errors import InputError
     from snnsec.evaluation.robustness import robustness_report
     from snnsec.models import load_model
@@ -60,6 +60,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         adv = load_adversarial(args.adv)
         if list(adv.x.shape[1:]) != list(model.meta.input_shape):
             raise InputError(f"{args.adv} holds inputs of shape {list(adv.x.shape[1:])} but the model takes {model.meta.input_shape}")
+        check_for_model(adv, model.meta, str(args.adv), str(args.model))
         if adv.meta.get("model_sha256") not in (None, sha):
             log.warning("%s was crafted for another model file; reporting transfer to %s", args.adv, args.model)
     else:

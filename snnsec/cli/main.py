@@ -49,8 +49,9 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
+    if args.command is None:  # one line, like any other usage error
+        usage = " ".join(parser.format_usage().split())
+        sys.stderr.write(f"snnsec: error: a command is required; {usage} (see --help)\n")
         return 2
     from snnsec.cli.common import run_command
 

@@ -25,6 +25,7 @@ import torch
 
 from snnsec.errors import InputError
 from snnsec.utils.io import atomic_torch_save, safe_torch_load
+from snnsec.utils.schema import check_adversarial_for_model, check_adversarial_payload
 
 FORMAT = "snnsec-adversarial"
 FORMAT_VERSION = 1
@@ -73,8 +74,16 @@ def save_adversarial(path: str | os.PathLike[str], adv: AdversarialSet) -> Path:
 def load_adversarial(path: str | os.PathLike[str]) -> AdversarialSet:
     """Read an ``adv.pt`` file (weights-only; a foreign or malicious file is refused in one line)."""
     payload = safe_torch_load(path, "adversarial file", FORMAT, FORMAT_VERSION, "a file written by `snnsec craft`")
-    try:
-        adv = AdversarialSet(payload["x"], payload["x_adv"], payload["y"], payload["index"], dict(payload.get("meta", {})))
-    except KeyError as exc:
-        raise InputError(f"{path} lacks the field {exc.args[0]!r}") from None
+    check_adversarial_payload(payload, str(path))  # fields, dtypes, shapes, finite inputs, labels >= 0
+    adv = AdversarialSet(payload["x"], payload["x_adv"], payload["y"], payload["index"], dict(payload.get("meta", {})))
     return adv.validate(str(path))
+
+
+def check_for_model(adv: AdversarialSet, meta: Any, source: str, model: str = "the model") -> None:
+    """Refuse a set the model described by ``meta`` (a :class:`~snnsec.models.ModelMeta`) cannot
+    read: samples of another shape, inputs outside its encoder's domain, labels beyond its classes."""
+    from snnsec.encoders import ENCODERS
+
+    domain = ENCODERS[meta.encoder].domain if meta.encoder in ENCODERS else (float("-inf"), float("inf"))
+    check_adversarial_for_model(source, adv.x, adv.x_adv, adv.y, domain=domain, num_classes=meta.num_classes,
+                                input_shape=meta.input_shape, model=model)

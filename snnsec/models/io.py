@@ -22,6 +22,7 @@ from snnsec.models.base import SpikingModel
 from snnsec.models.build import model_from_meta
 from snnsec.models.meta import ModelMeta
 from snnsec.utils.io import atomic_torch_save, safe_torch_load
+from snnsec.utils.schema import check_state_dict, compare_state_dict, need_keys
 
 FORMAT = "snnsec-model"
 FORMAT_VERSION = 1
@@ -45,8 +46,10 @@ def save_model(model: SpikingModel, path: str | os.PathLike[str]) -> Path:
 def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate the raw payload of a model file (weights-only unpickler)."""
     payload = safe_torch_load(path, "model file", FORMAT, FORMAT_VERSION, "a *.pt written by `snnsec train`")
+    need_keys(str(path), "the file", payload, ("meta", "state_dict"), ("format", "format_version", "meta", "state_dict"))
     if not isinstance(payload.get("state_dict"), dict):
         raise InputError(f"{path} has no state_dict")
+    check_state_dict(payload["state_dict"], str(path))
     return payload
 
 
@@ -57,12 +60,13 @@ def load_model(path: str | os.PathLike[str]) -> SpikingModel:
     ``[B, classes]``.
     """
     payload = read_payload(path)
-    meta = ModelMeta.from_dict(payload["meta"])
+    meta = ModelMeta.from_dict(payload["meta"], str(path))
     model = model_from_meta(meta)
+    compare_state_dict(model.state_dict(), payload["state_dict"], str(path), f"architecture {meta.arch!r}")
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as exc:
-        detail = str(exc).splitlines()[0]
+        detail = " ".join(str(exc).split())
         raise InputError(f"{path}: weights do not match architecture {meta.arch!r}: {detail}") from None
     model.eval()
     return model

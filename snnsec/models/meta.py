@@ -63,18 +63,38 @@ class ModelMeta:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "ModelMeta":
+    def from_dict(cls, data: Any, source: str = "model metadata") -> "ModelMeta":
+        """Metadata read from a file, checked against the model-file schema
+        (:func:`snnsec.utils.schema.check_model_meta`) before anything is built from it."""
+        from snnsec.encoders import ENCODERS
+        from snnsec.models.registry import GRAPH_ARCHS, MODELS
+        from snnsec.utils.schema import check_model_meta
+
         if not isinstance(data, dict):
-            raise InputError(f"model metadata must be a mapping, got {type(data).__name__}")
+            raise InputError(f"{source}: meta is a {type(data).__name__}; expected a mapping of model metadata")
         names = {f.name for f in dataclasses.fields(cls)}
-        data = upgrade_layout(data)
+        try:
+            data = upgrade_layout(data)
+        except InputError as exc:
+            raise InputError(f"{source}: meta.layout: {exc}") from None
         unknown = sorted(set(data) - names)
         if unknown:
-            raise unknown_option("model metadata", unknown[0], names)
+            raise InputError(f"{source}: {unknown_option('model metadata', unknown[0], names)}")
+        encoder = ENCODERS.get(data.get("encoder", "direct")) if isinstance(data.get("encoder", "direct"), str) else None
+        check_model_meta(data, source, archs=set(MODELS) | set(GRAPH_ARCHS), encoders=ENCODERS,
+                         step_shapes=encoder.step_shape if encoder is not None else None)
+        try:
+            ENCODERS[data.get("encoder", "direct")].check_input_shape(data["input_shape"], data["T"])
+        except InputError as exc:
+            raise InputError(f"{source}: meta.input_shape: {exc}") from None
         try:
             meta = cls(**data)
         except TypeError as exc:
             raise InputError(f"model metadata is incomplete: {exc}") from None
         meta.input_shape = [int(v) for v in meta.input_shape]
-        NeuronParameters(**meta.neuron).validated()
+        meta.width = float(meta.width)
+        try:
+            NeuronParameters(**meta.neuron).validated()
+        except InputError as exc:
+            raise InputError(f"{source}: meta.neuron: {exc}") from None
         return meta

@@ -218,15 +218,24 @@ def train(
 def _resume(
     ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator, recipe: Recipe
 ) -> tuple[int, list[dict[str, float]]]:
+    from snnsec.utils.io import safe_torch_load
+    from snnsec.utils.schema import check_checkpoint, compare_state_dict
+
+    hint = "; delete it to start over"
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
-        raise InputError(f"cannot resume from {ckpt}: {type(exc).__name__}; delete it to start over") from None
-    if state.get("recipe") != dataclasses.asdict(recipe):
-        raise InputError(f"checkpoint {ckpt} was written with another recipe; delete it or pass the same options")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["rng"])
+        state = safe_torch_load(ckpt, "training checkpoint")
+        check_checkpoint(state, str(ckpt), recipe.epochs)
+        if state.get("recipe") != dataclasses.asdict(recipe):
+            raise InputError(f"checkpoint {ckpt} was written with another recipe; delete it or pass the same options")
+        compare_state_dict(model.state_dict(), state["model"], str(ckpt), "the model being trained")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+    except InputError as exc:
+        raise InputError(f"cannot resume: {exc}" + ("" if "delete it" in str(exc) else hint)) from None
+    except Exception as exc:  # noqa: BLE001 - optimizer/scheduler/RNG states that do not fit
+        detail = " ".join(str(exc).split())[:200]
+        raise InputError(f"cannot resume from {ckpt}: {type(exc).__name__}: {detail}{hint}") from None
     return int(state["epoch"]), list(state["history"])

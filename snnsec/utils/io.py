@@ -89,6 +89,8 @@ def safe_torch_load(path: str | os.PathLike[str], kind: str, fmt: str | None = N
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = _first_line(str(exc)) or type(exc).__name__
+        if "Unsupported operand" in first or "invalid load key" in first:  # not a pickle at all
+            raise InputError(f"cannot read {path} as an snnsec {kind} (not a torch file: {first})") from None
         raise InputError(f"refused to load {path}: it holds objects other than tensors and plain data "
                          f"(weights-only unpickler: {first})") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, IndexError, KeyError) as exc:

@@ -9,10 +9,11 @@ reaches the readout (``latency`` steps after it left the source).
 
 The runtime forks one worker per process. :func:`stream` stops it in a ``finally`` block; if
 the orderly stop does not finish in time, or the runtime never started, the workers are
-terminated, so none is left behind. Ctrl-C (SIGINT) is caught in the parent while Lava runs:
-the current chunk of samples finishes, the runtime stops, and ``KeyboardInterrupt`` is raised
-(a second Ctrl-C raises at once). Forked workers ignore the signal, so a Ctrl-C sent to the
-whole process group (a terminal) cannot kill them half-way through a step.
+terminated, so none is left behind. Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught in the parent
+while Lava runs: the current chunk of samples finishes, the runtime stops, and
+``KeyboardInterrupt`` is raised (a second signal raises at once, a third forces the exit; the CLI
+exits 130, 143 or 129). Forked workers ignore these signals, so one sent to the whole process
+group (a terminal, a service manager) cannot kill them half-way through a step.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class StreamResult:
 
 
 class _SigintFlag:
-    """SIGINT handler for the parent: set a flag; a second signal raises KeyboardInterrupt.
+    """SIGINT, SIGTERM and SIGHUP handler for the parent: set a flag (the runtime stops after the
+    current chunk); a second signal raises KeyboardInterrupt at once (the runtime is still stopped
+    in ``stream``'s ``finally``); a third forces the exit (:func:`snnsec.utils.signals.force_exit`).
 
     Forked Lava workers inherit this handler; in them (another pid) it does nothing.
     """
@@ -66,27 +69,42 @@ class _SigintFlag:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.hit = False
+        self.count = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
         if os.getpid() != self.pid:
             return
+        from snnsec.utils import signals
+
+        signals.record(signum)
+        self.count += 1
+        if self.count > 2:
+            signals.force_exit()
         if self.hit:
             raise KeyboardInterrupt
         self.hit = True
-        log.warning("interrupted: stopping the Lava runtime after the current chunk (Ctrl-C again to force)")
+        log.warning("%s: stopping the Lava runtime after the current chunk (signal again to force)",
+                    signal.Signals(signum).name)
 
 
 @contextlib.contextmanager
 def _sigint_flag() -> Iterator[_SigintFlag]:
+    from snnsec.utils.signals import STOP_SIGNALS
+
     flag = _SigintFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    previous = signal.signal(signal.SIGINT, flag)
+    previous = {}
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGHUP under nohup
+            continue
+        previous[sig] = signal.signal(sig, flag)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def shutdown_runtime(process: Any, timeout: float = STOP_TIMEOUT_S) -> None:

@@ -1,0 +1,108 @@
+"""Which stop signal a command received, shared by the CLI and the code that runs workers.
+
+SIGINT, SIGTERM and SIGHUP all mean "stop cleanly": the first one raises ``KeyboardInterrupt`` in
+the main process (or, while Lava streams, sets a flag that stops it after the current chunk), so
+every ``finally`` block runs, workers are ended and partial work stays on disk for a resume. The
+exit status is ``128 + signal number`` of the first one (130, 143, 129). Once stopping has begun,
+a further signal forces the exit: child processes are ended and the process leaves at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+    if s is not None
+)
+
+received: list[int] = []
+"""Stop signals this process received during the current command, first first."""
+
+
+def reset() -> None:
+    received.clear()
+
+
+def record(signum: int) -> None:
+    received.append(signum)
+
+
+def exit_code() -> int:
+    """``128 + n`` for the first stop signal received; 130 (SIGINT) when none was recorded."""
+    return 128 + (received[0] if received else int(signal.SIGINT))
+
+
+def name() -> str:
+    with contextlib.suppress(ValueError):
+        return signal.Signals(received[0] if received else signal.SIGINT).name
+    return "signal"
+
+
+def end_children(timeout: float = 2.0) -> None:
+    """Terminate, then kill, every live child started through ``multiprocessing``."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.terminate()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.join(timeout)
+            if child.is_alive():
+                child.kill()
+                child.join(timeout)
+
+
+def force_exit() -> None:
+    """The second signal: end the children and leave now, skipping the rest of the cleanup."""
+    end_children(timeout=1.0)
+    os._exit(exit_code())
+
+
+class _Handler:
+    """First stop signal: record it and raise ``KeyboardInterrupt``; later ones: force the exit.
+
+    Forked children inherit the handler; in them (another pid) the signal's default action runs.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if received:
+            force_exit()
+        record(signum)
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Install :class:`_Handler` for SIGINT, SIGTERM and SIGHUP in this block (main thread only)."""
+    reset()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler: Callable[[int, Any], None] = _Handler()
+    previous = {}
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGHUP under nohup: stay deaf to it
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, old)
