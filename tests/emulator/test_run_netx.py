@@ -177,3 +177,33 @@ def test_bad_files_and_inputs_are_refused_with_one_line(conv_net, tmp_path):
         f.create_dataset("layer/0/type", (1,), "S10", [b"pool"])
     with pytest.raises(InputError, match="layer type 'pool' is not supported"):
         run_netx(pooled, np.zeros((1, 4, 3)))
+
+
+@pytest.mark.lava
+def test_snnsec_exported_file_with_graded_direct_input_equals_lava(tmp_path):
+    """snnsec's own NetX export (8-bit graded direct input, leak 0.5), streamed two samples back
+    to back with netx's reset interval, as lava-sim runs it."""
+    from snnsec.backends.base import input_steps
+    from snnsec.export.graph import model_graph
+    from snnsec.export.netx_hdf5 import write_netx
+    from snnsec.export.quantize import quantize
+    from tests.lava.tiny_models import tiny_vgg
+
+    model = tiny_vgg(encoder="direct", leak=0.5, T=4, seed=3, normalization={"mean": [0.5], "std": [0.25]})
+    fixed = quantize(model_graph(model))
+    path = write_netx(fixed, tmp_path / "m.net")
+    msgs = fixed.messages(input_steps(model, torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))))
+    stream = np.moveaxis(msgs.reshape(1, 8, 1, 8, 8), 1, -1).transpose(0, 3, 2, 1, 4)  # [1, W, H, C, 2*T]
+    stream = np.concatenate([stream, np.zeros(stream.shape[:-1] + (len(fixed.populations),), dtype=stream.dtype)], -1)
+    options = {"input_message_bits": fixed.message_bits, "reset_interval": 4, "reset_offset": 1}
+    run = run_netx(path, stream, record_state=True, device="cpu", **options)
+    fired = _assert_same(run, lava_netx_run(str(path), stream[0], record_v=True, **options), 0, True)
+    assert fired > 50
+    # Lava's timing vs the emulator's logical time: sample j's last step reaches the readout
+    # (latency L) at step j*T + T - 1 + L, where its v is the backend's readout
+    from snnsec.emulator import emulator_for
+
+    L = fixed.graph.latency
+    logical = emulator_for(fixed, device="cpu").run(msgs).readout
+    for j in range(2):
+        np.testing.assert_array_equal(run.layers[-1].v[0, :, j * 4 + 3 + L], logical[j])
