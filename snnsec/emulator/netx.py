@@ -277,12 +277,12 @@ def _plans(path: str, input_message_bits: int, input_shape: tuple[int, ...] | No
                     syns.append(SynapsePlan(len(plans), "dense", _lava_dense_weights(wr, bits), recurrent=True,
                                             weight_exp=exp, unary=True))
             if kind == "conv":
-                from snnsec.export.graph import Synapse, conv_output_shape
-
-                want = conv_output_shape(Synapse(source, "conv", np.zeros((shape[0], 1) + syns[0].weight.shape[2:]),
-                                                 syns[0].stride, syns[0].padding), src_shape)
-                if syns[0].dilation == (1, 1) and tuple(want) != tuple(shape):
-                    raise InputError(f"{where}: conv output {tuple(want)} does not match the layer shape {shape}")
+                c = syns[0]
+                want = (c.weight.shape[0],) + tuple(
+                    (src_shape[1 + d] + 2 * c.padding[d] - c.dilation[d] * (c.weight.shape[2 + d] - 1) - 1) // c.stride[d] + 1
+                    for d in range(2))
+                if want != tuple(shape):
+                    raise InputError(f"{where}: conv output {want} does not match the layer shape {shape}")
             plans.append(LayerPlan(f"layer{i}", shape, syns, _bias(grp, shape, where), n["vth"], n["i_decay"],
                                    n["v_decay"], reset_every=reset))
             kinds.append((kind, shape))
