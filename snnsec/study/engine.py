@@ -172,9 +172,11 @@ def cells_of(spec: StudySpec) -> list[Cell]:
             if spec.black_box:
                 add(Cell(target, sub, attack, eps, 1))
     fgsm = [a for a in spec.attacks if a.rsplit("-", 1)[-1] in FGSM_LIKE]
-    for enc in spec.encoders:  # Fig. 7: ASR against TE, each encoder
+    from snnsec.encoders import ENCODERS
+
+    for enc in spec.encoders:  # Fig. 7: ASR against TE, each encoder whose steps can be extended
         target = ModelKey("snn", 1.0, enc, spec.seed)
-        for k in spec.te:
+        for k in spec.te if ENCODERS[enc].time_extensible else [1]:
             for attack in fgsm:
                 add(Cell(target, target, attack, eps, k))
     direct = spec.encoders[0]

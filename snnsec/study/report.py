@@ -229,9 +229,10 @@ def plot_te(data: dict[str, Any], path: Path) -> Path | None:
     for ax, enc in zip(axes, s["encoders"]):
         pick = (lambda c, v, enc=enc: c["te"] == v and c["eps"] == eps and c["encoder"] == enc and c["leak"] == 1.0
                 and c["box"] == "white" and c["kind"] == "snn")
-        for a in fgsm:
+        for i, a in enumerate(fgsm):
             x, y, e = _series(data, a, s["te"], pick)
-            if any(e):
+            if any(e):  # nudged sideways so that overlapping error bars stay apart
+                x = [v + 0.04 * (i - (len(fgsm) - 1) / 2) for v in x]
                 ax.errorbar(x, y, yerr=e, capsize=3, **_style(a))
             else:
                 ax.plot(x, y, **_style(a))

@@ -102,6 +102,12 @@ class StudySpec:
             raise InputError("study field attacks: expected at least one attack name, got []")
         if not self.encoders:
             raise InputError("study field encoders: expected at least one encoder, got []")
+        from snnsec.encoders import ENCODERS
+        from snnsec.errors import unknown_choice
+
+        for enc in self.encoders:
+            if enc not in ENCODERS:
+                raise unknown_choice("encoder (study field encoders)", enc, ENCODERS)
         for k in self.te:
             positive("te", k)
         for lam in self.leaks:
@@ -171,7 +177,7 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "dvs-mnist5k": (
         {"name": "dvs-mnist5k", "dataset": "dvs-mnist5k", "arch": "vggdvs", "T": 10, "epochs": 2, "n": 100,
-         "eps": ["0.01", "0.02", "0.03", "0.05"], "eps_main": "0.02", "te": [1, 2],
+         "eps": ["0.01", "0.02", "0.03", "0.05"], "eps_main": "0.02", "te": [1],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["frames"], "draws": 1},
         "embedded event-frame MNIST-5k, vggdvs T=10; about 1 h on 2 CPU cores (frames are 10x larger)",
     ),

@@ -145,3 +145,12 @@ def test_presets_cover_the_paper_grid() -> None:
     assert {c.target.encoder for c in cells} == {"direct", "poisson"}
     assert any(c.target.kind == "ann" for c in cells)
     assert preset("paper-cifar10").main_eps == "8/255"
+
+
+def test_event_frames_get_no_time_extension_and_unknown_encoders_are_refused() -> None:
+    from snnsec.study import preset
+
+    cells = cells_of(preset("dvs-mnist5k", te=[1, 2, 3]))
+    assert {c.te for c in cells} == {1}  # a recording is binned into exactly T frames
+    with pytest.raises(InputError, match="unknown encoder .*'spikes'; choose one of: direct, frames, poisson"):
+        StudySpec(encoders=["spikes"])
