@@ -49,11 +49,10 @@ class Loihi2EmuBackend:
     def run_steps(self, steps: np.ndarray, record_spikes: bool = False) -> tuple[Prediction, EmulatorResult]:
         """Run input steps ``[N, T, ...]`` in [0, 1]; returns the prediction and the raw result
         (spikes ``[N, T, *shape]`` per population when ``record_spikes``, as lava-sim's stream)."""
-        msgs = torch.from_numpy(self.fixed.messages(steps))
         options = {} if self.show_progress else {"disable": True}
-        bar = progress(total=len(msgs), desc=self.name, unit="sample", **options)
-        try:
-            result = self.emulator.run(msgs, record_spikes=record_spikes,
+        bar = progress(total=len(steps), desc=self.name, unit="sample", **options)
+        try:  # steps become integer messages batch by batch
+            result = self.emulator.run(steps, record_spikes=record_spikes, transform=self.fixed.messages,
                                        on_progress=lambda done: bar.update(done - bar.n))
         finally:
             bar.close()
@@ -61,9 +60,9 @@ class Loihi2EmuBackend:
         info: dict[str, Any] = {
             "backend": self.name, "precision": "fixed", "builder": "emulator",
             "device": str(self.emulator.device), "batch_size": self.emulator.batch_size,
-            "latency_steps": self.graph.latency, "steps": int(msgs.shape[0] * msgs.shape[1]),
+            "latency_steps": self.graph.latency, "steps": int(steps.shape[0] * steps.shape[1]),
             "seconds": round(result.seconds, 3),
-            "samples_per_s": round(len(msgs) / result.seconds, 3) if result.seconds > 0 else None,
+            "samples_per_s": round(len(steps) / result.seconds, 3) if result.seconds > 0 else None,
             "quantization": self.fixed.report_dicts(),
             "plan": self.emulator.describe(),
         }

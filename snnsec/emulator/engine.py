@@ -204,16 +204,19 @@ class Emulator:
     @torch.no_grad()
     def run(self, messages: np.ndarray | torch.Tensor, *, record_spikes: bool = False,
             record_readout: bool = False, record_state: bool = False,
-            on_progress: Callable[[int], None] | None = None) -> EmulatorResult:
+            on_progress: Callable[[int], None] | None = None,
+            transform: Callable[[Any], Any] | None = None) -> EmulatorResult:
         """Run integer input messages ``[N, T, *input_shape]`` (spikes 0/1 or graded integers).
 
+        ``transform`` (e.g. ``FixedGraph.messages``) turns each batch of ``messages`` into the
+        integer messages just before it runs, so only one batch of them is ever in memory.
         ``on_progress`` is called with the number of samples done after each batch.
         """
         import time
 
         start = time.perf_counter()
-        msgs = torch.as_tensor(messages) if not isinstance(messages, torch.Tensor) else messages
-        if msgs.dim() != 2 + len(self.input_shape) or tuple(msgs.shape[2:]) != self.input_shape:
+        msgs = messages
+        if msgs.ndim != 2 + len(self.input_shape) or tuple(msgs.shape[2:]) != self.input_shape:
             raise InputError(f"expected input messages [N, T, {', '.join(map(str, self.input_shape))}], "
                              f"got {list(msgs.shape)}")
         N, T = int(msgs.shape[0]), int(msgs.shape[1])
@@ -226,7 +229,9 @@ class Emulator:
         finals = []
         with exact_float_math(self.device):
             for b0 in range(0, N, self.batch_size):
-                x = msgs[b0:b0 + self.batch_size].to(self.device).transpose(0, 1)  # [T, B, ...]
+                part = msgs[b0:b0 + self.batch_size]
+                part = transform(part) if transform is not None else part
+                x = torch.as_tensor(part).to(self.device).transpose(0, 1)  # [T, B, ...]
                 out = self._run_batch(x, record_spikes, record_readout, record_state)
                 finals.append(out["final"])
                 if spikes is not None:
