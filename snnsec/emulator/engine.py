@@ -260,6 +260,7 @@ class Emulator:
         T, B = x.shape[:2]
         tc = self._chunk_steps(T, B)
         dev = self.device
+
         def zeros(p: LayerPlan, used: bool) -> torch.Tensor:
             return torch.zeros((B, *p.shape) if used else (), dtype=p.state_dtype, device=dev)
 
