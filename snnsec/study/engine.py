@@ -161,9 +161,14 @@ def cells_of(spec: StudySpec) -> list[Cell]:
         if cell not in cells:
             cells.append(cell)
 
-    for e in spec.eps:  # Fig. 6: ASR against ε, white box, first encoder, λ = 1
+    fgsm = [a for a in spec.attacks if a.rsplit("-", 1)[-1] in FGSM_LIKE]
+    main_sub = ModelKey("snn", 1.0, spec.encoders[0], spec.substitute_seed)
+    for e in spec.eps:  # Fig. 6: ASR against ε, first encoder, λ = 1: white box, and black box for FGSM
         for attack in spec.attacks:
             add(Cell(main, main, attack, e, 1))
+        if spec.black_box:
+            for attack in fgsm:
+                add(Cell(main, main_sub, attack, e, 1))
     for enc in spec.encoders:  # Table 2: white and black box at the main ε
         target = ModelKey("snn", 1.0, enc, spec.seed)
         sub = ModelKey("snn", 1.0, enc, spec.substitute_seed)
@@ -171,7 +176,6 @@ def cells_of(spec: StudySpec) -> list[Cell]:
             add(Cell(target, target, attack, eps, 1))
             if spec.black_box:
                 add(Cell(target, sub, attack, eps, 1))
-    fgsm = [a for a in spec.attacks if a.rsplit("-", 1)[-1] in FGSM_LIKE]
     from snnsec.encoders import ENCODERS
 
     for enc in spec.encoders:  # Fig. 7: ASR against TE, each encoder whose steps can be extended

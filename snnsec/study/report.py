@@ -111,10 +111,11 @@ def markdown_tables(data: dict[str, Any]) -> str:
         lines += ["", "Black box: crafted on a substitute of the same architecture, T and λ trained with seed "
                   f"{s['substitute_seed']}, evaluated on the target (seed {s['seed']}). Transfer: of the examples "
                   "that fool the substitute (on samples both classify correctly), the % that also fool the target."]
-    lines += _sweep_table(data, "Fig. 6: ASR against ε (white box, λ = 1, " + ENCODER_LABEL.get(s["encoders"][0], "") + " input)",
-                          "ε", s["eps"], lambda c, v: c["eps"] == v and c["te"] == 1 and c["leak"] == 1.0
-                          and c["encoder"] == s["encoders"][0] and c["box"] == "white" and c["kind"] == "snn",
-                          s["attacks"])
+    for box in ("white", "black") if s["black_box"] else ("white",):
+        lines += _sweep_table(data, f"Fig. 6: ASR against ε ({box} box, λ = 1, {ENCODER_LABEL.get(s['encoders'][0], '')} input)",
+                              "ε", s["eps"], lambda c, v, box=box: c["eps"] == v and c["te"] == 1 and c["leak"] == 1.0
+                              and c["encoder"] == s["encoders"][0] and c["box"] == box and c["kind"] == "snn",
+                              s["attacks"] if box == "white" else [a for a in s["attacks"] if a.endswith("-fgsm")])
     fgsm = [a for a in s["attacks"] if a.endswith("-fgsm")]
     for enc in s["encoders"]:
         lines += _sweep_table(data, f"Fig. 7: ASR against the time-extension factor ({ENCODER_LABEL.get(enc, enc)} input, "
@@ -203,19 +204,24 @@ def plot_eps(data: dict[str, Any], path: Path) -> Path | None:
     if not s["eps"]:
         return None
     enc = s["encoders"][0]
-    fig, (ax,) = _figure()
-    pick = (lambda c, v: c["eps"] == v and c["te"] == 1 and c["leak"] == 1.0 and c["encoder"] == enc
-            and c["box"] == "white" and c["kind"] == "snn")
-    for a in s["attacks"]:
-        x, y, _ = _series(data, a, s["eps"], pick)
-        ax.plot(x, y, **_style(a))
-    ax.set_xticks(range(len(s["eps"])), s["eps"])
-    ax.set_xlabel("ε (L∞ budget, input units in [0, 1])")
-    ax.set_ylabel("attack success rate (%)")
-    ax.set_ylim(0, 102)
-    ax.grid(alpha=0.3)
-    ax.legend(title="white box", fontsize=8)
-    ax.set_title(f"ASR against ε (Fig. 6)\n{_subtitle(data, f', λ = 1, {ENCODER_LABEL.get(enc, enc)} input')}", fontsize=10)
+    boxes = ["white", "black"] if s["black_box"] else ["white"]
+    fig, axes = _figure(4.6, 3.6, cols=len(boxes))
+    for ax, box in zip(axes, boxes):
+        pick = (lambda c, v, box=box: c["eps"] == v and c["te"] == 1 and c["leak"] == 1.0 and c["encoder"] == enc
+                and c["box"] == box and c["kind"] == "snn")
+        for a in s["attacks"] if box == "white" else [a for a in s["attacks"] if a.endswith("-fgsm")]:
+            x, y, _ = _series(data, a, s["eps"], pick)
+            if x:
+                ax.plot(x, y, **_style(a))
+        ax.set_xticks(range(len(s["eps"])), s["eps"])
+        ax.set_xlabel("ε (L∞ budget on inputs in [0, 1])")
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title("white box" if box == "white" else f"black box (substitute: seed {s['substitute_seed']})", fontsize=9)
+    axes[0].set_ylabel("attack success rate (%)")
+    fig.suptitle(f"ASR against ε (Fig. 6): {_subtitle(data, f', λ = 1, {ENCODER_LABEL.get(enc, enc)} input')}",
+                 fontsize=10)
     return _finish(fig, path)
 
 
@@ -241,7 +247,7 @@ def plot_te(data: dict[str, Any], path: Path) -> Path | None:
         note = f", mean ± std of {s['draws']} draws" if enc == "poisson" else ""
         ax.set_title(f"{ENCODER_LABEL.get(enc, enc)} input{note}", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.set_ylim(0, 102)
+        ax.set_ylim(0, 105)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("attack success rate (%)")
     fig.suptitle(f"ASR against TE (Fig. 7): {_subtitle(data, f', ε = {eps}, white box')}", fontsize=10)
@@ -268,7 +274,7 @@ def plot_leak(data: dict[str, Any], path: Path) -> Path | None:
     ax.set_xticks([float(v) for v in s["leaks"]])
     ax.set_xlabel("membrane leak λ (1 = IF)")
     ax.set_ylabel("attack success rate (%)")
-    ax.set_ylim(0, 102)
+    ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"ASR against λ (Fig. 8)\n{_subtitle(data, f', ε = {eps}, white box')}", fontsize=10)
@@ -299,7 +305,7 @@ def plot_box(data: dict[str, Any], path: Path) -> Path | None:
         ax.bar(list(xs), black, 0.27, label="black box", color="tab:blue")
         ax.bar([x + 0.27 for x in xs], transfer, 0.27, label="transfer rate", color="tab:gray")
         ax.set_xticks(list(xs), names, fontsize=8)
-        ax.set_ylim(0, 102)
+        ax.set_ylim(0, 105)
         ax.grid(alpha=0.3, axis="y")
         ax.set_title(f"{ENCODER_LABEL.get(enc, enc)} input", fontsize=9)
         ax.legend(fontsize=7)
