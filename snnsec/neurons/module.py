@@ -19,6 +19,7 @@ from torch import nn
 from snnsec.errors import InputError
 from snnsec.neurons.base import NeuronModel, neuron_model
 from snnsec.neurons.functional import NeuronParameters, NeuronState, initial_state
+from snnsec.neurons import fused as _fused
 
 
 class SpikingModule(nn.Module):
@@ -85,6 +86,8 @@ class LIF(SpikingModule):
         self, x: torch.Tensor, state: NeuronState | None = None
     ) -> tuple[torch.Tensor, NeuronState]:
         """The plain dynamics (STBP: autograd through the surrogate and the reset path)."""
+        if (fused := _fused.integrate(self, x, state)) is not None:  # training: one autograd node over T
+            return fused
         if state is None:
             state = initial_state(x[0])
         spikes = []
