@@ -10,6 +10,7 @@ from snnsec.models import MODELS, build_model
 from snnsec.neurons import LIF, NeuronParameters
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["vgg11", "resnet17"])
 @pytest.mark.parametrize("classes", [10, 100])
 def test_paper_architectures_forward_and_backward_at_T8(arch: str, classes: int) -> None:

@@ -39,6 +39,7 @@ def _fresh():
     return build_model("vgg5", num_classes=10, T=2, width=0.5)
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_to_identical_weights(tmp_path: Path) -> None:
     train_set, test_set = _small()
     recipe = Recipe(epochs=2, batch_size=64, seed=3)
@@ -70,6 +71,7 @@ def test_checkpoint_of_another_recipe_is_refused(tmp_path: Path) -> None:
         train(_fresh(), train_set, test_set, Recipe(epochs=3), checkpoint=ckpt)
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss() -> None:
     train_set, test_set = _small()
     result = train(_fresh(), train_set, test_set, Recipe(epochs=3, batch_size=32, seed=0))

@@ -107,6 +107,7 @@ def test_runtime_is_stopped_and_workers_gone_when_the_stream_fails():
     assert not set(_live_children(os.getpid())) - before
 
 
+@pytest.mark.slow
 def test_sigint_stops_deploy_cleanly_and_leaves_no_lava_workers(tmp_path):
     path = save_model(tiny_vgg(encoder="direct", T=4), tmp_path / "m.pt")
     adv = _adv_file(tmp_path / "adv.pt", 400)

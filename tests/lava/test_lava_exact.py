@@ -61,6 +61,7 @@ def test_streamed_samples_equal_the_integer_reference_with_leak_and_direct_input
     assert fixed.populations[0].v_decay == 1024  # round((1 - 0.75) * 4096)
 
 
+@pytest.mark.slow
 def test_resnet_with_soft_reset_runs_bit_exact_in_fixed_and_matches_torch_in_float():
     """ResNet-17 (residual adds, relays, pooled and 1x1-conv shortcuts) with soft-reset leaky
     neurons: built from lava-nc processes and snnsec's SoftResetLIF."""
