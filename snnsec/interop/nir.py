@@ -47,7 +47,7 @@ import torch
 from snnsec.errors import InputError, unknown_choice
 from snnsec.models import SpikingModel, build_model
 from snnsec.models import sequential as _sequential  # noqa: F401  (registers the "sequential" architecture)
-from snnsec.neurons import NeuronParameters
+from snnsec.neurons import NEURONS, NeuronParameters
 
 FORMAT = "snnsec-nir"
 FORMAT_VERSION = 1
@@ -62,69 +62,6 @@ def _nir() -> Any:
     import nir
 
     return nir
-
-
-# -- neuron mapping (reads only the layer's NeuronParameters) -------------------------------------
-
-
-def _neuron_to_nir(p: NeuronParameters, shape: tuple[int, ...], where: str) -> Any:
-    """snnsec's hard-reset neuron as ``nir.IF`` (λ = 1) or ``nir.LIF`` (see :data:`LIF_CONVENTION`)."""
-    nir = _nir()
-    if p.reset != "hard":
-        raise InputError(f"{where}: {p.reset} reset (u -= theta on a spike) has no NIR form; NIR neurons reset to v_reset")
-    ones, zeros = np.ones(shape), np.zeros(shape)
-    if p.leak == 1.0:
-        return nir.IF(r=ones, v_threshold=p.theta * ones, v_reset=zeros)
-    tau = 1.0 / (1.0 - p.leak)
-    return nir.LIF(tau=tau * ones, r=tau * ones, v_leak=zeros, v_threshold=p.theta * ones, v_reset=zeros)
-
-
-def _uniform(node_name: str, kind: str, field: str, value: Any) -> float:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.size == 0:
-        raise InputError(f"node {node_name!r} ({kind}): parameter {field} is empty")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo != hi:
-        raise InputError(
-            f"node {node_name!r} ({kind}): {field} differs between neurons ({lo:g}..{hi:g}); "
-            "an snnsec layer has one neuron parameter set"
-        )
-    return lo
-
-
-def _neuron_from_nir(name: str, node: Any, dt: float, convention: str) -> tuple[NeuronParameters, float, float]:
-    """NIR neuron -> (snnsec parameters, input gain, constant input current) under forward Euler at ``dt``."""
-    kind = type(node).__name__
-    theta = _uniform(name, kind, "v_threshold", node.v_threshold)
-    v_reset = _uniform(name, kind, "v_reset", node.v_reset if node.v_reset is not None else 0.0)
-    if v_reset != 0.0:
-        raise InputError(f"node {name!r} ({kind}): v_reset = {v_reset:g}; snnsec's hard reset is to 0")
-    if theta <= 0:
-        raise InputError(f"node {name!r} ({kind}): v_threshold = {theta:g}; snnsec needs a positive threshold")
-    r = _uniform(name, kind, "r", node.r)
-    if kind == "IF":
-        return NeuronParameters(leak=1.0, theta=theta, reset="hard"), r, 0.0
-    tau = _uniform(name, kind, "tau" if kind == "LIF" else "tau_mem", node.tau if kind == "LIF" else node.tau_mem)
-    v_leak = _uniform(name, kind, "v_leak", node.v_leak)
-    if tau <= 0:
-        raise InputError(f"node {name!r} ({kind}): time constant {tau:g} must be positive")
-    factor = dt * dt / tau if convention == "norse" else dt / tau
-    gain = factor * r
-    if kind == "CubaLIF":
-        tau_syn = _uniform(name, kind, "tau_syn", node.tau_syn)
-        syn = dt * dt / tau_syn if convention == "norse" else dt / tau_syn
-        if not np.isclose(syn, 1.0, rtol=1e-9, atol=0.0):
-            raise InputError(
-                f"node {name!r} (CubaLIF): its synaptic current has memory (dt/tau_syn = {syn:g}); snnsec's neuron "
-                "has one state variable, so only dt = tau_syn (I = w_in * S each step) maps"
-            )
-        gain *= _uniform(name, kind, "w_in", node.w_in)
-    leak = 1.0 - factor
-    if not 0.0 < leak <= 1.0:
-        raise InputError(
-            f"node {name!r} ({kind}): dt/tau = {factor:g} gives leak {leak:g} outside (0, 1]; choose dt below tau"
-        )
-    return NeuronParameters(leak=leak, theta=theta, reset="hard"), gain, factor * v_leak
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -194,7 +131,7 @@ def model_to_nir(model: SpikingModel) -> Any:
         if pop.neuron is None:
             edges += [(t, "output") for t in targets]
         else:
-            nodes[name] = _neuron_to_nir(pop.neuron.p, tuple(pop.shape), pop.name)
+            nodes[name] = pop.neuron.to_nir(tuple(pop.shape), pop.name)  # the neuron owns its NIR form
             edges += [(t, name) for t in targets]
             source_node[i] = name
     nodes["output"] = nir.Output(output_type={"output": np.array(graph.readout.shape)})
@@ -437,7 +374,8 @@ def nir_layers(graph: Any, sample_shape: list[int], dt: float, convention: str) 
             else:
                 layers.add({"type": "scale", "shape": list(shape)}, {"scale": torch.as_tensor(full)})
         elif kind in ("IF", "LIF", "CubaLIF"):
-            p, gain, current = _neuron_from_nir(name, node, dt, convention)
+            # NIR neurons reset to v_reset (= 0 here): snnsec's hard-reset type maps them
+            p, gain, current = NEURONS["hard"].from_nir(name, node, dt, convention)
             layers.fold_into_last(name, kind, gain, current)
             layers.add({"type": "lif", "neuron": p._asdict()})
         else:  # Input/Output inside the chain

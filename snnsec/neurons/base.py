@@ -185,6 +185,81 @@ class NeuronModel:
         """Why NetX's CUBA neuron (hard reset to 0) cannot express this neuron, or ``None``."""
         return None
 
+    # -- NIR (snnsec.interop.nir) ---------------------------------------------------------------
+    def nir_problem(self) -> str | None:
+        """Why a NIR neuron (which resets to ``v_reset``) cannot express this neuron, or ``None``."""
+        return None
+
+    def to_nir(self, shape: tuple[int, ...], where: str = "neuron") -> Any:
+        r"""This layer as a NIR node, exact under forward Euler with ``dt = 1``.
+
+        IF (λ = 1): ``nir.IF(r=1, v_threshold=θ, v_reset=0)``, :math:`v \leftarrow v + I`.
+        LIF (λ < 1): ``nir.LIF(tau=1/(1-λ), r=tau, v_leak=0, v_threshold=θ, v_reset=0)``:
+        :math:`v \leftarrow v + (1/\tau)(-v + \tau I) = λv + I`. NIR fires on ``v > θ``, this
+        neuron on ``u ≥ θ``: they differ only when a membrane equals θ exactly.
+        """
+        import nir
+
+        problem = self.nir_problem()
+        if problem is not None:
+            raise InputError(f"{where}: {problem}")
+        ones, zeros = np.ones(shape), np.zeros(shape)
+        if self.p.leak == 1.0:
+            return nir.IF(r=ones, v_threshold=self.p.theta * ones, v_reset=zeros)
+        tau = 1.0 / (1.0 - self.p.leak)
+        return nir.LIF(tau=tau * ones, r=tau * ones, v_leak=zeros, v_threshold=self.p.theta * ones, v_reset=zeros)
+
+    @classmethod
+    def from_nir(cls, name: str, node: Any, dt: float = 1.0, convention: str = "nir") -> tuple[NeuronParameters, float, float]:
+        """A NIR ``IF`` / ``LIF`` / ``CubaLIF`` node as ``(parameters, input gain, constant input current)``.
+
+        Forward Euler at ``dt``: a LIF with time constant τ, resistance R and leak voltage
+        ``v_leak`` is this neuron with λ = 1 - dt/τ whose input current is ``(dt/τ)·R·I +
+        (dt/τ)·v_leak``. ``convention="norse"`` reads Norse 1.1's ``tau = dt/τ⁻¹`` (factor dt²/tau).
+        ``CubaLIF`` maps only without synaptic memory (dt = tau_syn). The parameters name this
+        class's reset, so call it on a type whose reset is NIR's (to ``v_reset = 0``).
+        """
+        kind = type(node).__name__
+
+        def uniform(field: str, value: Any) -> float:
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.size == 0:
+                raise InputError(f"node {name!r} ({kind}): parameter {field} is empty")
+            lo, hi = float(arr.min()), float(arr.max())
+            if lo != hi:
+                raise InputError(f"node {name!r} ({kind}): {field} differs between neurons ({lo:g}..{hi:g}); "
+                                 "an snnsec layer has one neuron parameter set")
+            return lo
+
+        theta = uniform("v_threshold", node.v_threshold)
+        v_reset = uniform("v_reset", node.v_reset if node.v_reset is not None else 0.0)
+        if v_reset != 0.0:
+            raise InputError(f"node {name!r} ({kind}): v_reset = {v_reset:g}; snnsec's hard reset is to 0")
+        if theta <= 0:
+            raise InputError(f"node {name!r} ({kind}): v_threshold = {theta:g}; snnsec needs a positive threshold")
+        r = uniform("r", node.r)
+        if kind == "IF":
+            return NeuronParameters(leak=1.0, theta=theta, reset=cls.name), r, 0.0
+        tau = uniform("tau" if kind == "LIF" else "tau_mem", node.tau if kind == "LIF" else node.tau_mem)
+        v_leak = uniform("v_leak", node.v_leak)
+        if tau <= 0:
+            raise InputError(f"node {name!r} ({kind}): time constant {tau:g} must be positive")
+        factor = dt * dt / tau if convention == "norse" else dt / tau
+        gain = factor * r
+        if kind == "CubaLIF":
+            tau_syn = uniform("tau_syn", node.tau_syn)
+            syn = dt * dt / tau_syn if convention == "norse" else dt / tau_syn
+            if not np.isclose(syn, 1.0, rtol=1e-9, atol=0.0):
+                raise InputError(
+                    f"node {name!r} (CubaLIF): its synaptic current has memory (dt/tau_syn = {syn:g}); snnsec's neuron "
+                    "has one state variable, so only dt = tau_syn (I = w_in * S each step) maps")
+            gain *= uniform("w_in", node.w_in)
+        leak = 1.0 - factor
+        if not 0.0 < leak <= 1.0:
+            raise InputError(f"node {name!r} ({kind}): dt/tau = {factor:g} gives leak {leak:g} outside (0, 1]; "
+                             "choose dt below tau")
+        return NeuronParameters(leak=leak, theta=theta, reset=cls.name), gain, factor * v_leak
+
 
 N = TypeVar("N", bound=type[NeuronModel])
 

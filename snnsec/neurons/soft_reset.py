@@ -35,3 +35,6 @@ class SoftReset(NeuronModel):
     def netx_problem(self) -> str | None:
         return ("resets by subtracting theta, but NetX's CUBA neuron resets to 0: run it with "
                 "`snnsec deploy --backend lava-sim` (snnsec's SoftResetLIF process)")
+
+    def nir_problem(self) -> str | None:
+        return "soft reset (u -= theta on a spike) has no NIR form; NIR neurons reset to v_reset"

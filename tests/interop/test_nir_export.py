@@ -147,3 +147,23 @@ def test_round_trip_keeps_the_encoder(tmp_path, encoder: str) -> None:
         back.encoder.reseed(7)
     with torch.no_grad():
         torch.testing.assert_close(back(x), model(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", sorted(__import__("snnsec.neurons", fromlist=["NEURONS"]).NEURONS))
+@pytest.mark.parametrize("leak", [1.0, 0.8])
+def test_every_neuron_type_owns_its_nir_form(kind: str, leak: float) -> None:
+    """A neuron type either maps to NIR and back to the same parameters, or says why it cannot."""
+    from snnsec.neurons import NEURONS, neuron_model
+
+    neuron = neuron_model(NeuronParameters(leak=leak, theta=0.75, reset=kind))
+    problem = neuron.nir_problem()
+    if problem is not None:
+        with pytest.raises(InputError, match="has no NIR form") as err:
+            neuron.to_nir((4,), "layer")
+        assert "\n" not in str(err.value)
+        return
+    node = neuron.to_nir((4,), "layer")
+    assert isinstance(node, nir.IF if leak == 1.0 else nir.LIF)
+    p, gain, current = type(neuron).from_nir("n", node, dt=1.0)
+    assert p.reset == kind and p.theta == 0.75 and current == 0.0
+    assert p.leak == pytest.approx(leak, abs=1e-15) and gain == pytest.approx(1.0, abs=1e-15)
