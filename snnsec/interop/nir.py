@@ -18,6 +18,9 @@ node's inputs). The neurons map exactly under one convention, written into the g
 - **Firing tie:** NIR fires on ``v > θ``, snnsec on ``u ≥ θ``; they differ only on a step where a
   membrane equals θ exactly.
 
+The neuron mappings live on the neuron classes (:meth:`snnsec.neurons.NeuronModel.to_nir`,
+``from_nir`` and ``nir_problem``); this module only walks graphs.
+
 **Import** (``snnsec import --nir``, :func:`load_nir`, ``snnsec.load_model("m.nir")``): a chain of
 ``Input -> (Conv2d | Affine | Linear | AvgPool2d | SumPool2d | Flatten | Scale | IF | LIF |
 CubaLIF)* -> Output`` becomes an snnsec model of architecture ``sequential`` (its layer list is
