@@ -354,17 +354,26 @@ def run_study(spec: StudySpec, out: str | Path) -> StudyResult:
     log.info("study %s: %d models (%d to train), %d cells (%d to run)", spec.name, len(keys), len(missing_models),
              len(jobs), len(todo))
     bar = progress(total=steps, initial=done, desc=f"study {spec.name}", unit="step")
-    spent, ran = 0.0, 0
+    # seconds and count per kind of step: training a model and running a cell cost very different amounts
+    spent = {"model": 0.0, "cell": 0.0}
+    ran = {"model": 0, "cell": 0}
+    left = {"model": len(missing_models), "cell": len(todo)}
 
-    def tick(what: str, seconds: float) -> None:
-        nonlocal spent, ran, done
-        spent += seconds
-        ran += 1
+    def tick(kind: str, what: str, seconds: float) -> None:
+        nonlocal done
+        spent[kind] += seconds
+        ran[kind] += 1
+        left[kind] -= 1
         done += 1
         bar.update(1)
-        left = steps - done
-        eta = spent / ran * left
-        log.info("%d/%d done (%s, %.1f s); about %s left", done, steps, what, seconds, _duration(eta))
+        per_model = spent["model"] / ran["model"] if ran["model"] else None
+        per_cell = spent["cell"] / ran["cell"] if ran["cell"] else None
+        if per_cell is None:
+            log.info("%d/%d done (%s, %.1f s); %d models (about %s) and %d cells to go", done, steps, what, seconds,
+                     left["model"], _duration(left["model"] * (per_model or 0.0)), left["cell"])
+        else:
+            eta = left["model"] * (per_model or 0.0) + left["cell"] * per_cell
+            log.info("%d/%d done (%s, %.1f s); about %s left", done, steps, what, seconds, _duration(eta))
 
     paths: dict[ModelKey, Path] = {}
     try:
@@ -373,14 +382,14 @@ def run_study(spec: StudySpec, out: str | Path) -> StudyResult:
             fresh = k in missing_models
             paths[k] = ensure_model(spec, k)
             if fresh:
-                tick(f"model {k.label}", time.perf_counter() - t0)
+                tick("model", f"model {k.label}", time.perf_counter() - t0)
         computed = 0
         for kind, item in todo:
             t0 = time.perf_counter()
             result = run_shuffle(spec, item, paths) if kind == "shuffle" else run_cell(spec, item, paths)
             atomic_write_json(job_file(kind, item), result)
             computed += 1
-            tick(job_key(kind, item), time.perf_counter() - t0)
+            tick("cell", job_key(kind, item), time.perf_counter() - t0)
     finally:
         bar.close()
     results = {job_key(kind, item): _load_cell(job_file(kind, item), job_key(kind, item)) for kind, item in jobs}

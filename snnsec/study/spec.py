@@ -169,7 +169,7 @@ class StudySpec:
 # name -> (spec fields, expected runtime as stated in --help)
 PRESETS: dict[str, tuple[dict[str, Any], str]] = {
     "mnist5k": (
-        {"name": "mnist5k", "dataset": "mnist5k", "arch": "vgg5", "T": 4, "poisson_T": 8, "epochs": 3,
+        {"name": "mnist5k", "dataset": "mnist5k", "arch": "vgg5", "T": 4, "poisson_T": 8, "epochs": 2,
          "n": 100, "eps": ["0.05", "0.1", "0.15", "0.2", "0.25", "0.3"], "eps_main": "0.1", "te": [1, 2, 3],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["direct", "poisson"], "draws": 5},
         "embedded MNIST-5k, vgg5 T=4 (Poisson T=8), 7 models, 100 digits per cell; "
