@@ -90,6 +90,9 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.encoders import ENCODERS
+    from snnsec.interop.nir import CONVENTIONS
+
     p = sub.add_parser(name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES, description=summary)
     src = p.add_argument_group("source (one of)")
     src.add_argument("--nir", type=Path, default=None, help="NIR graph file (*.nir, HDF5)")
@@ -102,9 +105,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     g.add_argument("--tau", type=float, default=1.0, help="--reference: its leak constant tau (lambda; 1.0 is IF)")
     g.add_argument("--dt", type=float, default=None,
                    help="--nir: Euler step of LIF/CubaLIF (default: the file's metadata, else 1.0)")
-    g.add_argument("--convention", default="nir", choices=["nir", "norse"],
+    g.add_argument("--convention", default="nir", choices=CONVENTIONS,
                    help="--nir: how the file writes tau (norse: Norse 1.1's to_nir, tau = dt/tau_mem_inv)")
-    g.add_argument("--encoder", default=None, choices=["direct", "poisson", "frames"],
+    g.add_argument("--encoder", default=None, choices=sorted(ENCODERS),
                    help="input encoder (default: direct; DVS reference models and frame inputs: frames)")
     g.add_argument("--input-shape", default=None,
                    help="one sample, e.g. 3,32,32 or 10,2,48,48 (default: from the file or the architecture)")

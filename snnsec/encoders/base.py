@@ -39,7 +39,9 @@ class Encoder(nn.Module):
             sample instead of T steps.
         stochastic: the steps are random draws (expectation over transformation applies).
         time_extensible: the number of steps can differ from the model's T (time extension).
+        normalises: it applies a per-channel normalisation (the model file's ``normalization``).
         domain: ``(low, high)`` of the samples it accepts; the threat model clips to it.
+        description: what a host sends per step, in one line (written into exported files).
     """
 
     name: ClassVar[str] = ""
@@ -48,7 +50,9 @@ class Encoder(nn.Module):
     static_steps: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     time_extensible: ClassVar[bool] = True
+    normalises: ClassVar[bool] = False
     domain: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    description: ClassVar[str] = ""
 
     # -- the model side ---------------------------------------------------------------------
     def encode(self, x: torch.Tensor, T: int) -> torch.Tensor:
@@ -89,6 +93,11 @@ class Encoder(nn.Module):
     def step_shape(cls, input_shape: Sequence[int]) -> tuple[int, ...]:
         """One input step's shape for a model ``input_shape``."""
         return tuple(int(v) for v in input_shape)
+
+    @classmethod
+    def sample_shape(cls, step_shape: Sequence[int], T: int) -> list[int]:
+        """A model ``input_shape`` from one step's shape (the inverse of :meth:`step_shape`)."""
+        return [int(v) for v in step_shape]
 
     @classmethod
     def from_meta(cls, meta: Any) -> "Encoder":

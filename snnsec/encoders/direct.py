@@ -20,6 +20,8 @@ class DirectEncoder(Encoder):
 
     name = "direct"
     static_steps = True
+    normalises = True
+    description = "pixels in [0, 1], the same value at each of the T steps"
 
     def __init__(
         self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None

@@ -17,6 +17,7 @@ class FrameEncoder(Encoder):
     name = "frames"
     sample_ndim = 4
     time_extensible = False  # a recording is binned into exactly T frames
+    description = "event frames, frame t at step t"
 
     def encode(self, x: torch.Tensor, T: int) -> torch.Tensor:
         if x.dim() != 5:
@@ -46,3 +47,7 @@ class FrameEncoder(Encoder):
     @classmethod
     def step_shape(cls, input_shape: Sequence[int]) -> tuple[int, ...]:
         return tuple(int(v) for v in input_shape[1:])
+
+    @classmethod
+    def sample_shape(cls, step_shape: Sequence[int], T: int) -> list[int]:
+        return [int(T), *(int(v) for v in step_shape)]

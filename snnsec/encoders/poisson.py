@@ -25,6 +25,7 @@ class PoissonEncoder(Encoder):
     name = "poisson"
     spiking = True
     stochastic = True
+    description = "Bernoulli(pixel) spikes at each step"
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__()

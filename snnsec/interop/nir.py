@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from snnsec.encoders import ENCODERS
 from snnsec.errors import InputError, unknown_choice
 from snnsec.models import SpikingModel, build_model
 from snnsec.models import sequential as _sequential  # noqa: F401  (registers the "sequential" architecture)
@@ -141,9 +142,7 @@ def model_to_nir(model: SpikingModel) -> Any:
     meta = model.meta
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "T": int(model.T), "dt": 1.0, "encoder": meta.encoder,
-        "input": ("pixels in [0, 1], the same value at each of the T steps" if meta.encoder == "direct" else
-                  "Bernoulli(pixel) spikes at each step" if meta.encoder == "poisson" else
-                  "event frames, frame t at step t"),
+        "input": model.encoder.description,
         "readout": "logits = mean over the T steps of the output node",
         "neurons": LIF_CONVENTION, "firing": TIE_NOTE, "arch": meta.arch, "num_classes": meta.num_classes,
         "input_shape": list(meta.input_shape), "dataset": meta.dataset, "class_names": meta.class_names,
@@ -393,7 +392,7 @@ def nir_layers(graph: Any, sample_shape: list[int], dt: float, convention: str) 
 def _sample_shape(graph: Any, input_shape: list[int] | None, encoder: str) -> list[int]:
     """One time step of input, ``[C, H, W]`` or ``[N]`` (a leading batch of 1 is dropped)."""
     if input_shape is not None:
-        return list(input_shape[1:] if encoder == "frames" else input_shape)
+        return list(ENCODERS[encoder].step_shape(input_shape))
     name = next(n for n, v in graph.nodes.items() if type(v).__name__ == "Input")
     shape = _shape_of(graph.nodes[name], "input")
     if not shape:
@@ -439,9 +438,9 @@ def load_nir(
     layers = nir_layers(graph, step_shape, dt, convention)
     if len(step_shape) == 1:
         step_shape = [1, 1, step_shape[0]]
-    shape = [T, *step_shape] if encoder == "frames" else step_shape
-    if input_shape is not None and encoder == "frames" and input_shape[0] != T:
-        raise InputError(f"--input-shape has {input_shape[0]} frames but T={T}")
+    shape = ENCODERS[encoder].sample_shape(step_shape, T)
+    if input_shape is not None:
+        ENCODERS[encoder].check_input_shape(input_shape, T)
     first_neuron = next((s["neuron"] for s in layers.specs if s["type"] == "lif"), NeuronParameters()._asdict())
     origin = str(source) if isinstance(source, (str, os.PathLike)) else "NIRGraph"
     model = build_model(

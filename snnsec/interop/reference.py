@@ -27,8 +27,6 @@ plain containers is refused and nothing in it runs.
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +34,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from snnsec.encoders import ENCODERS
 from snnsec.errors import InputError, unknown_choice
 from snnsec.models import SpikingModel, build_model
 from snnsec.models.containers import ResidualBlock
 from snnsec.neurons import NeuronParameters
+from snnsec.utils.io import safe_torch_load
 
 REFERENCE_NORMALIZATION: dict[str, dict[str, list[float]]] = {
     "cifar10": {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2023, 0.1994, 0.2010]},
@@ -107,18 +107,7 @@ REFERENCE_ARCHS = tuple(sorted([*_VGG_STAGES, "cnndvs", *_RESNET_STAGES]))
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """A reference checkpoint as ``{key: tensor}`` (weights-only unpickler, ``module.`` stripped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"reference checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(
-            f"refused to load {path}: it holds objects other than tensors and plain data (weights-only unpickler: {first})"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"cannot read {path} as a torch checkpoint (truncated or not a torch file: {exc})") from None
+    obj = safe_torch_load(path, "reference checkpoint", hint="a state_dict saved by the paper's code (*.pth)")
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj:
@@ -209,11 +198,12 @@ def import_reference(
         encoder = "frames"
         shape = list(input_shape) if input_shape is not None else [T, channels, 48, 48]
     else:
-        if encoder not in ("direct", "poisson"):
-            raise unknown_choice("encoder of a reference image model", encoder, ["direct", "poisson"])
+        image_encoders = [name for name, cls in ENCODERS.items() if cls.sample_ndim == 3]
+        if encoder not in image_encoders:
+            raise unknown_choice("encoder of a reference image model", encoder, image_encoders)
         shape = list(input_shape) if input_shape is not None else [channels, 32, 32]
     norm = normalization
-    if norm is None and encoder == "direct":
+    if norm is None and ENCODERS[encoder].normalises:
         if dataset not in REFERENCE_NORMALIZATION:
             raise InputError(
                 f"no reference normalisation for dataset {dataset!r}; choose one of: "
