@@ -79,8 +79,11 @@ class Attack:
     ) -> torch.Tensor:
         """Adversarial version of ``x`` (detached, same shape) against ``model``'s gradients."""
         if self.te > 1 and not model.encoder.time_extensible:
-            raise InputError(f"time extension needs an encoder whose steps can be extended; the "
-                             f"{model.encoder.name} encoder has a fixed number of steps (te=1 expected, got {self.te})")
+            from snnsec.encoders import ENCODERS
+
+            able = " or ".join(sorted(n for n, c in ENCODERS.items() if c.time_extensible))
+            raise InputError(f"time extension needs a {able} encoder; the {model.encoder.name} encoder has a "
+                             f"fixed number of steps (te=1 expected, got {self.te})")
         model.check_input(x)
         ball = self.threat
         ball.check_clean(x)
