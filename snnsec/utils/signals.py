@@ -48,16 +48,22 @@ def end_children(timeout: float = 2.0) -> None:
     """Terminate, then kill, every live child started through ``multiprocessing``."""
     import multiprocessing
 
+    import time
+
     children = multiprocessing.active_children()
     for child in children:
         with contextlib.suppress(Exception):
             child.terminate()
-    for child in children:
+    deadline = time.monotonic() + timeout
+    for child in children:  # the plain join: Lava's SystemProcess.join takes no timeout
         with contextlib.suppress(Exception):
-            child.join(timeout)
+            multiprocessing.Process.join(child, max(0.0, deadline - time.monotonic()))
+    for child in children:  # workers that ignore SIGTERM
+        with contextlib.suppress(Exception):
             if child.is_alive():
                 child.kill()
-                child.join(timeout)
+        with contextlib.suppress(Exception):
+            multiprocessing.Process.join(child, timeout)
 
 
 def force_exit() -> None:

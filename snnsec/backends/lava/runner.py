@@ -11,8 +11,8 @@ The runtime forks one worker per process. :func:`stream` stops it in a ``finally
 the orderly stop does not finish in time, or the runtime never started, the workers are
 terminated, so none is left behind. Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught in the parent
 while Lava runs: the current chunk of samples finishes, the runtime stops, and
-``KeyboardInterrupt`` is raised (a second signal raises at once, a third forces the exit; the CLI
-exits 130, 143 or 129). Forked workers ignore these signals, so one sent to the whole process
+``KeyboardInterrupt`` is raised (the CLI exits 130, 143 or 129); a second signal kills the
+workers and exits at once. Forked workers ignore these signals, so one sent to the whole process
 group (a terminal, a service manager) cannot kill them half-way through a step.
 """
 
@@ -60,8 +60,8 @@ class StreamResult:
 
 class _SigintFlag:
     """SIGINT, SIGTERM and SIGHUP handler for the parent: set a flag (the runtime stops after the
-    current chunk); a second signal raises KeyboardInterrupt at once (the runtime is still stopped
-    in ``stream``'s ``finally``); a third forces the exit (:func:`snnsec.utils.signals.force_exit`).
+    current chunk); a second signal forces the exit (:func:`snnsec.utils.signals.force_exit`:
+    the workers are killed, then the process leaves at once).
 
     Forked Lava workers inherit this handler; in them (another pid) it does nothing.
     """
@@ -69,7 +69,6 @@ class _SigintFlag:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.hit = False
-        self.count = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
         if os.getpid() != self.pid:
@@ -77,11 +76,8 @@ class _SigintFlag:
         from snnsec.utils import signals
 
         signals.record(signum)
-        self.count += 1
-        if self.count > 2:
+        if self.hit:  # an exception raised here could land anywhere (a __del__, an at-fork hook)
             signals.force_exit()
-        if self.hit:
-            raise KeyboardInterrupt
         self.hit = True
         log.warning("%s: stopping the Lava runtime after the current chunk (signal again to force)",
                     signal.Signals(signum).name)
@@ -129,14 +125,7 @@ def shutdown_runtime(process: Any, timeout: float = STOP_TIMEOUT_S) -> None:
         if stopper.is_alive() or errors:
             log.warning("Lava runtime did not stop cleanly (%s); terminating its workers",
                         errors[0] if errors else f"no answer in {timeout:.0f} s")
-    for actor in actors:  # never started, or a stop that failed: end the workers ourselves
-        with contextlib.suppress(Exception):
-            if actor.is_alive():
-                actor.terminate()
-                actor.join(2.0)
-            if actor.is_alive():
-                actor.kill()
-                actor.join(2.0)
+    _end_workers(actors)  # never started, or a stop that failed: end the workers ourselves
     smm = getattr(infra, "smm", None)
     with contextlib.suppress(Exception):
         if smm is not None and getattr(smm, "_process", None) is not None and smm._process.is_alive():
@@ -146,6 +135,33 @@ def shutdown_runtime(process: Any, timeout: float = STOP_TIMEOUT_S) -> None:
         if watchdog is not None and getattr(runtime, "_is_started", False):
             watchdog.stop()
     runtime._is_started = False  # Runtime.__del__ must not try to stop it again
+
+
+def _end_workers(actors: list[Any], grace: float = 1.0) -> None:
+    """Terminate, then kill, Lava's worker processes and reap them.
+
+    The workers ignore SIGINT, SIGTERM and SIGHUP (they inherit :class:`_SigintFlag`), so what
+    ``terminate`` does not end within ``grace`` seconds is killed. Lava's ``SystemProcess.join``
+    takes no timeout, so the plain ``multiprocessing`` join is used: a reaped worker is also
+    one the interpreter will not wait for at exit.
+    """
+    import multiprocessing
+
+    alive = []
+    for actor in actors:
+        with contextlib.suppress(Exception):
+            if actor.is_alive():
+                actor.terminate()
+                alive.append(actor)
+    deadline = time.monotonic() + grace
+    for actor in alive:
+        with contextlib.suppress(Exception):
+            multiprocessing.Process.join(actor, max(0.0, deadline - time.monotonic()))
+    for actor in alive:
+        with contextlib.suppress(Exception):
+            if actor.is_alive():
+                actor.kill()
+            multiprocessing.Process.join(actor, 5.0)
 
 
 def stream(
