@@ -129,7 +129,7 @@ def _one_line(exc: BaseException) -> str:
 
 # -- checks at the door ----------------------------------------------------------------------
 # Paths a command reads (files or folders) and writes; every command names them alike.
-INPUT_PATHS = ("model", "adv", "substitute", "nir", "reference", "data_dir")
+INPUT_PATHS = ("model", "adv", "substitute", "nir", "reference", "study", "data_dir")
 OUTPUT_FILES = ("out", "save_net")
 OUTPUT_DIRS = ("out_dir",)
 

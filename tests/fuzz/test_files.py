@@ -44,3 +44,17 @@ def test_good_files_pass(work: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(work)
     assert main(ADV_COMMANDS["evaluate"] + ["--json"]) == 0, capsys.readouterr().err
     assert main(ADV_COMMANDS["deploy"] + ["--json"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", sorted(ADV_COMMANDS))
+def test_a_file_crafted_for_another_model_is_reported(command: str, work: Path, capsys, monkeypatch) -> None:
+    """evaluate and deploy both warn (and still report transfer) when the file names another model."""
+    from snnsec.cli.main import main
+
+    payload = load_plain(work / "adv.pt")
+    payload["meta"]["model_sha256"] = "0" * 64
+    write(work / "adv.pt", payload)
+    monkeypatch.chdir(work)
+    assert main(ADV_COMMANDS[command] + ["--json"]) == 0
+    err = capsys.readouterr().err
+    assert "crafted for another model file" in err
