@@ -172,14 +172,14 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
         {"name": "mnist5k", "dataset": "mnist5k", "arch": "vgg5", "T": 4, "poisson_T": 8, "epochs": 2,
          "n": 100, "eps": ["0.05", "0.1", "0.15", "0.2", "0.25", "0.3"], "eps_main": "0.1", "te": [1, 2, 3],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["direct", "poisson"], "draws": 5},
-        "embedded MNIST-5k, vgg5 T=4 (Poisson T=8), 7 models, 100 digits per cell; "
-        "target under 30 min on 2 idle CPU cores (see docs/reproduce.md for the measured time)",
+        "embedded MNIST-5k, vgg5 T=4 (Poisson T=8), 7 models, 100 digits per cell; expected 25-35 min on "
+        "2 idle CPU cores (estimated from CPU time; docs/reproduce.md)",
     ),
     "dvs-mnist5k": (
         {"name": "dvs-mnist5k", "dataset": "dvs-mnist5k", "arch": "vggdvs", "T": 10, "epochs": 2, "n": 100,
          "eps": ["0.01", "0.02", "0.03", "0.05"], "eps_main": "0.02", "te": [1],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["frames"], "draws": 1},
-        "embedded event-frame MNIST-5k, vggdvs T=10; about 1 h on 2 CPU cores (frames are 10x larger)",
+        "embedded event-frame MNIST-5k, vggdvs T=10; expected about 1 h on 2 CPU cores (not timed)",
     ),
     "paper-cifar10": (
         {"name": "paper-cifar10", "dataset": "cifar10", "arch": "vgg11", "T": 8, "poisson_T": 16, "epochs": 200,
@@ -187,7 +187,7 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
          "eps_main": "8/255", "attack_options": {"alpha": "2/255", "steps": 5}, "te": [1, 2, 3],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["direct", "poisson"], "draws": 5},
         "the paper's setting: VGG-11 on CIFAR-10 (needs --data-dir), T=8 (Poisson 16), 200 epochs; "
-        "meant for a GPU: days of training on CPUs, roughly 1-2 days on one GPU",
+        "meant for a GPU: days on CPUs, about 1-2 days on one GPU (an estimate, not timed)",
     ),
 }
 
