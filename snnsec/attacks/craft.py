@@ -194,8 +194,7 @@ def craft(
 
     resumed = 0
     bar = progress(total=total, desc=spec.attack, unit="sample")
-    if sharded:
-        assert run is not None
+    if sharded and run is not None:  # (a sharded run always has one: checked above)
         todo = [b for b in range(n_batches) if not run.path(b).is_file()]
         resumed = n_batches - len(todo)
         failure: BaseException | None = None
