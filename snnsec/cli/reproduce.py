@@ -37,7 +37,9 @@ def reproduce_command(args: argparse.Namespace) -> int:
     else:
         spec = StudySpec.from_dict({**StudySpec.from_toml(args.study).to_dict(), **overrides}, f"study file {args.study}")
     out = args.out_dir if args.out_dir is not None else Path(f"runs/reproduce-{spec.name}")
-    result = run_study(spec, out)
+    from snnsec.utils.device import resolve_device
+
+    result = run_study(spec, out, resolve_device(args.device))
     files = write_study(result, out)
     summary = {
         "study": spec.name,
@@ -75,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     g.add_argument("--n", type=int, default=None, help="attacked test samples per cell (overrides the study)")
     g.add_argument("--data-dir", type=Path, default=None, help="folder holding the dataset (CIFAR-10; not for mnist5k)")
     g.add_argument("--out-dir", type=Path, default=None, help="output folder (default: runs/reproduce-<study name>)")
+    from snnsec.utils.device import add_device_option
+
+    add_device_option(g, "; training and attacks run there, models are cached on the CPU")
     add_common_options(p)
     p.set_defaults(func=reproduce_command)
     return p

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from snnsec.errors import InputError
 from snnsec.study.spec import FGSM_LIKE, StudySpec
 from snnsec.utils.cache import cache_dir
@@ -102,8 +104,9 @@ def _dataset(spec: StudySpec, T: int | None = None) -> Any:
     return get_dataset(spec.dataset, spec.data_dir, **options)
 
 
-def ensure_model(spec: StudySpec, key: ModelKey) -> Path:
-    """The cached model of ``key``, trained now if it is missing (resuming from its checkpoint)."""
+def ensure_model(spec: StudySpec, key: ModelKey, device: torch.device | None = None) -> Path:
+    """The cached model of ``key``, trained now if it is missing (resuming from its checkpoint),
+    on ``device`` (``None``: the CPU)."""
     from snnsec.models import build_model, load_model, save_model
     from snnsec.models.ann import ANN_KEY, ann_config, make_ann_twin
     from snnsec.neurons import NeuronParameters
@@ -142,7 +145,8 @@ def ensure_model(spec: StudySpec, key: ModelKey) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = path.with_name(path.name + ".ckpt")
     log.info("training %s (%s on %s); cached at %s", key.label, spec.arch, spec.dataset, path)
-    result = train(model, train_set, ds.split("test"), train_recipe, checkpoint=ckpt)
+    result = train(model, train_set, ds.split("test"), train_recipe, checkpoint=ckpt, device=device)
+    model.cpu()
     model.meta.recipe = {**train_recipe.__dict__, **ann, "study_recipe": recipe}
     model.meta.test_accuracy = result.test_accuracy
     save_model(model, path)
@@ -226,7 +230,7 @@ def _nan_to_none(v: float | None) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
 
 
-def run_cell(spec: StudySpec, cell: Cell, paths: dict[ModelKey, Path]) -> dict[str, Any]:
+def run_cell(spec: StudySpec, cell: Cell, paths: dict[ModelKey, Path], device: torch.device | None = None) -> dict[str, Any]:
     """Craft and score one cell: what ``snnsec evaluate --attack ... [--substitute ...]`` reports,
     for each of ``draws`` encoder draws when the target's encoder is stochastic."""
     from snnsec.attacks import AttackSpec
@@ -248,8 +252,12 @@ def run_cell(spec: StudySpec, cell: Cell, paths: dict[ModelKey, Path]) -> dict[s
     attack = AttackSpec(cell.attack, eps=cell.eps, te=cell.te, **spec.attack_options)
     meta = craft_meta(attack, target, target_sha, source, source_sha, dataset=ds.name, split="test", n=n,
                       batch_size=spec.attack_batch_size, seed=spec.seed)
+    if device is not None and device.type != "cpu":  # files stay on the CPU; only the running copies move
+        target.to(device)
+        if source is not None:
+            source.to(device)
     adv = craft(source or target, data, attack, n=n, batch_size=spec.attack_batch_size, seed=spec.seed,
-                meta=meta).adv
+                meta=meta, device=device).adv
     stochastic = bool(getattr(ENCODERS[target.meta.encoder], "stochastic", False))
     draws = spec.draws if stochastic else 1
     reports = [robustness_report(ModelPredictor(target, seed=spec.seed + d), adv) for d in range(draws)]
@@ -331,8 +339,12 @@ def _load_cell(path: Path, key: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("key") == key else None
 
 
-def run_study(spec: StudySpec, out: str | Path) -> StudyResult:
-    """Train or reuse the models, run every missing cell, and return the study's JSON data."""
+def run_study(spec: StudySpec, out: str | Path, device: torch.device | None = None) -> StudyResult:
+    """Train or reuse the models, run every missing cell, and return the study's JSON data.
+
+    ``device`` is where training and attacks run (``None``: the CPU; the spike shuffle always runs
+    there). It is not part of the study's fingerprint: a GPU's float results can differ from the
+    CPU's in the last bits, so resume a study on the device it started on."""
     out = Path(out)
     start = time.perf_counter()
     folder = _open_out(out, spec)
@@ -380,13 +392,13 @@ def run_study(spec: StudySpec, out: str | Path) -> StudyResult:
         for k in keys:
             t0 = time.perf_counter()
             fresh = k in missing_models
-            paths[k] = ensure_model(spec, k)
+            paths[k] = ensure_model(spec, k, device)
             if fresh:
                 tick("model", f"model {k.label}", time.perf_counter() - t0)
         computed = 0
         for kind, item in todo:
             t0 = time.perf_counter()
-            result = run_shuffle(spec, item, paths) if kind == "shuffle" else run_cell(spec, item, paths)
+            result = run_shuffle(spec, item, paths) if kind == "shuffle" else run_cell(spec, item, paths, device)
             atomic_write_json(job_file(kind, item), result)
             computed += 1
             tick("cell", job_key(kind, item), time.perf_counter() - t0)
