@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnsec.neurons import LIF, NeuronParameters, NeuronState
+from snnsec.neurons import LIF, NEURONS, SURROGATES, NeuronModel, NeuronParameters, NeuronState, register_neuron
 from snnsec.neurons.functional import initial_state
 
 
@@ -19,13 +19,14 @@ def per_step(layer: LIF, x: torch.Tensor, u0: torch.Tensor | None) -> tuple[torc
     return torch.stack(out), state.u
 
 
-@pytest.mark.parametrize("reset", ["hard", "soft"])
+@pytest.mark.parametrize("reset", sorted(NEURONS))
+@pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("leak", [1.0, 0.5])
 @pytest.mark.parametrize("gamma", [1.0, 0.5])
 @pytest.mark.parametrize("with_state", [False, True])
-def test_fused_equals_per_step(reset: str, leak: float, gamma: float, with_state: bool) -> None:
+def test_fused_equals_per_step(reset: str, surrogate: str, leak: float, gamma: float, with_state: bool) -> None:
     gen = torch.Generator().manual_seed(3)
-    layer = LIF(NeuronParameters(leak=leak, theta=1.0, reset=reset, gamma=gamma)).train()
+    layer = LIF(NeuronParameters(leak=leak, theta=1.0, reset=reset, gamma=gamma, surrogate=surrogate)).train()
     x = (torch.rand(8, 64, 5, generator=gen, dtype=torch.float64) * 1.6 - 0.3)
     x[2, :4] = 1.0  # u reaches theta exactly: H(0) = 1
     u0 = torch.rand(64, 5, generator=gen, dtype=torch.float64) * 0.5 if with_state else None
@@ -52,12 +53,23 @@ def test_fused_equals_per_step(reset: str, leak: float, gamma: float, with_state
     assert gxf.abs().sum() > 0
 
 
-def test_eval_mode_and_other_surrogates_keep_the_per_step_loop() -> None:
+def test_eval_mode_no_grad_and_neurons_with_their_own_step_keep_the_per_step_loop() -> None:
     from snnsec.neurons import fused
 
     x = torch.rand(4, 3, requires_grad=True)
     assert fused.integrate(LIF(NeuronParameters()).eval(), x, None) is None
-    assert fused.integrate(LIF(NeuronParameters(surrogate="super")).train(), x, None) is None
     with torch.no_grad():
         assert fused.integrate(LIF(NeuronParameters()).train(), x, None) is None
-    assert fused.integrate(LIF(NeuronParameters()).train(), x, None) is not None
+    assert fused.integrate(LIF(NeuronParameters(surrogate="super")).train(), x, None) is not None
+
+    class OwnStep(NeuronModel):  # a type that redefines the whole step is not second-guessed
+        name = "own-step-test"
+
+        def step(self, current, state):  # type: ignore[no-untyped-def]
+            return (current > 0).to(current.dtype), NeuronState(state.u)
+
+    register_neuron(OwnStep)
+    try:
+        assert fused.integrate(LIF(NeuronParameters(reset="own-step-test")).train(), x, None) is None
+    finally:
+        NEURONS.pop("own-step-test")
