@@ -220,7 +220,7 @@ def plot_eps(data: dict[str, Any], path: Path) -> Path | None:
         ax.legend(fontsize=8)
         ax.set_title("white box" if box == "white" else f"black box (substitute: seed {s['substitute_seed']})", fontsize=9)
     axes[0].set_ylabel("attack success rate (%)")
-    fig.suptitle(f"ASR against ε (Fig. 6): {_subtitle(data, f', λ = 1, {ENCODER_LABEL.get(enc, enc)} input')}",
+    fig.suptitle(f"ASR against ε (Fig. 6)\n{_subtitle(data, f', λ = 1, {ENCODER_LABEL.get(enc, enc)} input')}",
                  fontsize=10)
     return _finish(fig, path)
 
@@ -250,7 +250,7 @@ def plot_te(data: dict[str, Any], path: Path) -> Path | None:
         ax.set_ylim(0, 105)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("attack success rate (%)")
-    fig.suptitle(f"ASR against TE (Fig. 7): {_subtitle(data, f', ε = {eps}, white box')}", fontsize=10)
+    fig.suptitle(f"ASR against TE (Fig. 7)\n{_subtitle(data, f', ε = {eps}, white box')}", fontsize=10)
     return _finish(fig, path)
 
 
@@ -310,7 +310,7 @@ def plot_box(data: dict[str, Any], path: Path) -> Path | None:
         ax.set_title(f"{ENCODER_LABEL.get(enc, enc)} input", fontsize=9)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("% (ASR, or share of transfers)")
-    fig.suptitle(f"White box, black box and transfer (Table 2): {_subtitle(data, f', ε = {eps}')}", fontsize=10)
+    fig.suptitle(f"White box, black box and transfer (Table 2)\n{_subtitle(data, f', ε = {eps}')}", fontsize=10)
     return _finish(fig, path)
 
 

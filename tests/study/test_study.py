@@ -154,3 +154,28 @@ def test_event_frames_get_no_time_extension_and_unknown_encoders_are_refused() -
     assert {c.te for c in cells} == {1}  # a recording is binned into exactly T frames
     with pytest.raises(InputError, match="unknown encoder .*'spikes'; choose one of: direct, frames, poisson"):
         StudySpec(encoders=["spikes"])
+
+
+def test_report_keeps_eps_as_written_and_states_n(tmp_path: Path) -> None:
+    """Tables and figures from study data alone (a CIFAR-style grid with fractional ε)."""
+    from snnsec.study.report import markdown_tables, plot_all
+
+    spec = StudySpec(name="frac", dataset="cifar10", arch="vgg11", eps=["4/255", "8/255"], eps_main="8/255", te=[1, 2],
+                     leaks=[1.0], encoders=["direct"], n=8, black_box=False, ann=False, shuffle=False,
+                     attacks=["stbp-fgsm", "rga-fgsm"])
+    cells = []
+    for i, cell in enumerate(cells_of(spec)):
+        asr = 0.1 * (i + 1)
+        cells.append({"key": cell.key, "target": cell.target.label, "source": cell.source.label, "box": cell.box,
+                      "kind": "snn", "leak": cell.target.leak, "encoder": "direct", "attack": cell.attack,
+                      "eps": cell.eps, "te": cell.te, "n": 8, "draws": 1, "asr": {"mean": asr, "std": 0.0},
+                      "clean_accuracy": {"mean": 1.0, "std": 0.0}, "robust_accuracy": {"mean": 1 - asr, "std": 0.0}})
+    data = {"study": spec.to_dict(), "main_eps": "8/255", "shuffle": [], "cells": cells,
+            "models": {"snn-l1-direct-s0": {"kind": "snn", "leak": 1.0, "encoder": "direct", "T": 8, "seed": 0,
+                                            "test_accuracy": 0.9}}}
+    tables = markdown_tables(data)
+    assert "| 8/255 | 30.00 | 40.00 |" in tables  # ε as written, ASR in %
+    assert "ε = 8/255" in tables and "n = 8" in tables
+    made = plot_all(data, tmp_path)
+    assert set(made) == {"fig6_eps", "fig7_te", "fig8_leak"}
+    assert all(p.stat().st_size > 5000 for p in made.values())
