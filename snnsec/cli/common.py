@@ -177,11 +177,18 @@ def check_arguments(args: argparse.Namespace) -> None:
             _check_count(flag, int(number), *INT_RANGES[name], force)
 
 
+# what a count is called in the message where the thing it configures has its own name for it
+COUNT_NAMES = {"te": "time extension factor", "eot": "EOT draw count"}
+
+
 def _check_count(flag: str, value: int, low: int, high: int, force: bool) -> None:
     from snnsec.errors import InputError
 
     if value < low:
-        raise InputError(f"{flag} is {value}; expected an integer >= {low}")
+        name = COUNT_NAMES.get(flag.lstrip("-").replace("-", "_"), flag)
+        if low == 1:
+            raise InputError(f"{name} must be a positive integer, got {value}")
+        raise InputError(f"{name} is {value}; expected an integer >= {low}")
     if value > high:
         if not force:
             raise InputError(f"{flag} is {value}; expected at most {high} (pass --force to run it anyway)")
