@@ -175,6 +175,14 @@ def check_arguments(args: argparse.Namespace) -> None:
             if number != int(number):
                 raise InputError(f"{flag} is {value!r}; expected an integer")
             _check_count(flag, int(number), *INT_RANGES[name], force)
+    width = getattr(args, "width", None)
+    if isinstance(width, float) and not force:  # a model to build: its weights alone must fit
+        from snnsec.utils.schema import gib, estimated_bytes, memory_bytes
+
+        need, have = estimated_bytes(1, width, 1), memory_bytes()
+        if need > have:
+            raise InputError(f"--width {width:g} implies about {gib(need)} of weights; this machine has "
+                             f"{gib(have)} (pass --force to try anyway)")
 
 
 # what a count is called in the message where the thing it configures has its own name for it

@@ -76,6 +76,7 @@ def safe_torch_load(path: str | os.PathLike[str], kind: str, fmt: str | None = N
             dict). hint: what writes such files, for the not-found message.
     """
     import pickle
+    import warnings
     import zipfile
 
     import torch
@@ -86,7 +87,9 @@ def safe_torch_load(path: str | os.PathLike[str], kind: str, fmt: str | None = N
     if not path.is_file():
         raise InputError(f"{kind} not found: {path}" + (f" (expected {hint})" if hint else ""))
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about foreign pickles would break the one line
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = _first_line(str(exc)) or type(exc).__name__
         if "Unsupported operand" in first or "invalid load key" in first:  # not a pickle at all

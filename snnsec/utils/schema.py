@@ -175,8 +175,8 @@ def check_cost(source: str, T: int, width: float, step_shape: Iterable[int]) -> 
     have = memory_bytes()
     if need <= have:
         return
-    text = (f"{source}: T={T}, width={width:g} and input size {size} imply about {_gib(need)} of memory "
-            f"per sample; this machine has {_gib(have)} (pass --force to try anyway)")
+    text = (f"{source}: T={T}, width={width:g} and input size {size} imply about {gib(need)} of memory "
+            f"per sample; this machine has {gib(have)} (pass --force to try anyway)")
     if _FORCE.get():
         import logging
 
@@ -185,7 +185,7 @@ def check_cost(source: str, T: int, width: float, step_shape: Iterable[int]) -> 
     raise InputError(text)
 
 
-def _gib(n: float) -> str:
+def gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB" if n < 2**50 else f"{n / 2**50:,.3g} PiB"
 
 

@@ -55,10 +55,16 @@ def assert_refused(argv: list[str], folder: Path, fragment: str | tuple[str, ...
     monkeypatch.chdir(folder)
     before = snapshot(folder)
     capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # the CLI would print each one on stderr
+        warnings.simplefilter("always")
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code
+    shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+    assert not shown, f"warnings on stderr: {[str(w.message)[:200] for w in shown]}"
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, f"exit {code}, stderr: {err[-2000:]}"

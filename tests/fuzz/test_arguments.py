@@ -61,6 +61,7 @@ CASES = [
     ("train-width-zero", TRAIN + ["--width", "0"], "--width"),
     ("train-width-nan", TRAIN + ["--width", "nan"], "--width"),
     ("train-width-huge", TRAIN + ["--width", "1e6"], "--width"),
+    ("train-width-costly", TRAIN + ["--width", "500"], "--width 500"),
     ("train-T-zero", TRAIN + ["--T", "0"], "--T"),
     ("train-T-huge", TRAIN + ["--T", "1000000000"], "--T"),
     ("train-epochs-zero", TRAIN + ["--epochs", "0"], "--epochs"),
@@ -102,3 +103,15 @@ def test_no_command_prints_one_usage_line(capsys) -> None:
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "usage: snnsec" in err
+
+
+def test_force_lifts_the_cost_bound_and_nothing_else() -> None:
+    from snnsec.errors import InputError
+    from snnsec.utils.schema import check_cost, check_model_meta, cost_bound_lifted
+
+    with pytest.raises(InputError, match="pass --force"):
+        check_cost("m.pt", 100_000, 500.0, [784])
+    with cost_bound_lifted():
+        check_cost("m.pt", 100_000, 500.0, [784])  # only logged
+        with pytest.raises(InputError, match="meta.T"):  # types and ranges still hold
+            check_model_meta({"arch": "vgg5", "num_classes": 10, "input_shape": [1, 28, 28], "T": -1}, "m.pt")
