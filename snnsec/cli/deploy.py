@@ -13,6 +13,7 @@ examples:
   snnsec deploy --model m.pt --backend lava-sim --n 200 --json
   snnsec deploy --model m.pt --backend lava-sim --precision float --adv adv.pt
   snnsec deploy --model m.pt --backend onnx --n 1000
+  snnsec deploy --model m.pt --backend loihi2-emu --check-lava 20 --json
 
 The model is exported, its Lava network built, and all N samples (clean, plus adversarial
 with --adv) stream through ONE Lava runtime with the neuron state reset between samples.
@@ -37,6 +38,44 @@ def _human(r: dict[str, Any]) -> str:
         lines += [f"ASR              {_pct(r['asr_backend'])} on {r['backend']}, {_pct(r['asr_torch'])} on torch",
                   f"transfer ratio   {'n/a' if ratio is None or ratio != ratio else f'{ratio:.3f}'}"]
     return "\n".join(lines)
+
+
+def add_emulator_options(p: argparse.ArgumentParser, batch: bool = True) -> None:
+    """``--device``, ``--check-lava`` (and ``--batch-size``) of ``--backend loihi2-emu``."""
+    if batch:
+        p.add_argument("--batch-size", type=int, default=None, help="loihi2-emu: samples per batch (default 32)")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                   help="loihi2-emu: where the emulator runs (default: cuda when available)")
+    p.add_argument("--check-lava", type=int, default=None, metavar="K",
+                   help="loihi2-emu: also run the first K samples of each set through lava-sim (one runtime) "
+                        "and fail, naming the first differing sample, layer and step, if any spike differs")
+
+
+def emulator_options(args: argparse.Namespace, batch_size: int | None = None) -> dict[str, Any]:
+    """Backend options of loihi2-emu from ``--batch-size``/``--device``; checks ``--check-lava``."""
+    from snnsec.errors import InputError
+
+    batch_size = batch_size if batch_size is not None else args.batch_size
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"--batch-size must be a positive number of samples, got {batch_size}")
+    if args.check_lava is not None and args.check_lava < 1:
+        raise InputError(f"--check-lava must be a positive number of samples, got {args.check_lava}")
+    options: dict[str, Any] = {"device": args.device}
+    if batch_size is not None:
+        options["batch_size"] = batch_size
+    return options
+
+
+def checked_against_lava(model: Any, sets: dict[str, Any], args: argparse.Namespace,
+                         options: dict[str, Any]) -> dict[str, Any]:
+    """Run ``--check-lava``; raise one line naming the first difference, else return the check."""
+    from snnsec.backends.loihi2_emu import check_lava_sets, difference_line
+    from snnsec.errors import SnnsecError
+
+    check = check_lava_sets(model, sets, args.check_lava, seed=args.seed, **options)
+    if not check["identical"]:
+        raise SnnsecError(difference_line(check))
+    return check
 
 
 def deploy_command(args: argparse.Namespace) -> int:
@@ -81,7 +120,17 @@ def deploy_command(args: argparse.Namespace) -> int:
             options["netx_path"] = args.save_net
     elif args.precision != "fixed" or args.builder != "auto":
         raise InputError("--precision and --builder apply to --backend lava-sim only")
+    if args.backend == "loihi2-emu":
+        options = emulator_options(args)
+    elif args.batch_size is not None or args.device is not None or args.check_lava is not None:
+        raise InputError("--batch-size, --device and --check-lava apply to --backend loihi2-emu only")
     report = deploy_report(model, x, y, backend=args.backend, x_adv=x_adv, seed=args.seed, **options)
+    if args.check_lava is not None:  # the first K of each set through lava-sim too, spike for spike
+        import torch
+
+        both = x if x_adv is None else torch.cat([x, x_adv])
+        sets = {"clean": (both, 0), **({"adv": (both, len(x))} if x_adv is not None else {})}
+        report["check_lava"] = checked_against_lava(model, sets, args, options)
     report["model"] = str(args.model)
     if args.adv is not None:
         report["adv"] = str(args.adv)
@@ -107,6 +156,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--seed", type=int, default=0, help="seed of Poisson input spikes (shared by all backends)")
     p.add_argument("--input-scale", type=float, default=255.0, help="lava-sim fixed: message per unit of direct input")
     p.add_argument("--save-net", type=Path, default=None, help="lava-sim: keep the NetX file it runs here")
+    add_emulator_options(p)
     from snnsec.utils.device import add_device_option
 
     add_device_option(p, "; moves the model for --backend torch")

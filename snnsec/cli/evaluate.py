@@ -19,9 +19,11 @@ log = logging.getLogger("snnsec")
 
 EXAMPLES = """
 examples:
+  snnsec evaluate --model m.pt --suite reliable --eps 0.1 --n 1000 --budget 300 --out row.json
   snnsec evaluate --model m.pt --adv adv.pt --json
   snnsec evaluate --model m.pt --attack rga-fgsm --eps 0.1 --n 500 --json
   snnsec evaluate --model target.pt --attack rga-pgd --eps 0.1 --substitute other.pt
+  snnsec evaluate --model m.pt --adv adv.pt --backend loihi2-emu --check-lava 20 --json
 """
 
 
@@ -31,6 +33,10 @@ def make_predictor(model: "SpikingModel", args: argparse.Namespace) -> "Predicto
         from snnsec.backends.replay import BackendPredictor
 
         options = {"precision": args.precision} if args.backend == "lava-sim" else {}
+        if args.backend == "loihi2-emu":
+            from snnsec.cli.deploy import emulator_options
+
+            options = emulator_options(args, batch_size=args.eval_batch_size)
         return BackendPredictor(model, args.backend, seed=args.seed, **options)
     from snnsec.evaluation.robustness import ModelPredictor
 
@@ -47,6 +53,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from snnsec.utils.distributed import single_process_only
 
     single_process_only("evaluate")
+    if args.suite is not None:
+        return suite_command(args)
+    if args.budget is not None:
+        raise InputError("--budget applies to --suite only")
     if (args.adv is None) == (args.attack is None):
         raise InputError("pass either --adv FILE (evaluate saved examples) or --attack NAME (craft now)")
     if args.adv is not None:
@@ -68,8 +78,20 @@ def evaluate_command(args: argparse.Namespace) -> int:
         adv = result.adv
         if args.out is not None:
             save_adversarial(args.out, adv)
-    report = robustness_report(make_predictor(model, args), adv, model.meta.class_names)
+    if args.backend != "loihi2-emu" and (args.device is not None or args.check_lava is not None):
+        raise InputError("--device and --check-lava apply to --backend loihi2-emu only")
+    predictor = make_predictor(model, args)
+    report = robustness_report(predictor, adv, model.meta.class_names)
+    if args.check_lava is not None:  # the first K clean and adversarial samples through lava-sim too
+        from snnsec.cli.deploy import checked_against_lava, emulator_options
+
+        sets = {"clean": (adv.x, 0), "adv": (adv.x_adv, 0)}
+        checked = checked_against_lava(model, sets, args, emulator_options(args, batch_size=args.eval_batch_size))
     report = {"model_sha256": sha, **report}
+    if getattr(predictor, "info", None):
+        report["backend_info"] = predictor.info
+    if args.check_lava is not None:
+        report["check_lava"] = checked
     emit(args, report, _human)
     return 0
 
@@ -90,6 +112,45 @@ def _human(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def suite_command(args: argparse.Namespace) -> int:
+    """``--suite NAME``: the ensemble of :mod:`snnsec.evaluation.reliable`, one RobustBench-style row."""
+    from snnsec.data import dataset_for_model
+    from snnsec.errors import InputError
+    from snnsec.evaluation.reliable import SUITES, reliable_evaluation
+    from snnsec.models import load_model
+    from snnsec.utils.io import sha256_file
+
+    if args.adv is not None or args.attack is not None or args.substitute is not None:
+        raise InputError("--suite runs its own attacks on --model; drop --adv, --attack and --substitute")
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be positive, got {args.n}")
+    model = load_model(args.model)
+    dataset = dataset_for_model(model.meta, args.dataset, args.data_dir)
+    eps = str(args.eps if args.eps is not None else dataset.default_eps).strip()
+    result = reliable_evaluation(
+        model, dataset.split(args.split), eps, n=args.n, batch_size=args.batch_size, seed=args.seed,
+        budget=args.budget, suite=SUITES[args.suite], model_sha256=sha256_file(args.model),
+        dataset=dataset.name, out=args.out, masking_n=32,
+    )
+    emit(args, result.report, _human_suite)
+    return 0
+
+
+def _human_suite(r: dict[str, Any]) -> str:
+    lines = [
+        f"reliable suite, eps {r['eps']} on {r['n']} samples: clean accuracy {_pct(r['clean_accuracy'])}, "
+        f"robust accuracy (every attack failed) {_pct(r['robust_accuracy'])}",
+        "attack       loss  steps  attacked  fooled  robust after",
+    ]
+    for a in r["attacks"]:
+        lines.append(f"{a['attack']:<12} {a['loss']:<5} {a['steps']:>5} {a['attacked']:>9} {a['fooled']:>7} "
+                     f"{_pct(a['robust_accuracy_after']):>13}")
+    lines.append(f"cost: {r['forward_passes']} forward and {r['backward_passes']} backward passes (per sample)")
+    for warning in r.get("masking", {}).get("warnings", []):
+        lines.append(f"warning: possible gradient masking: {warning}")
+    return "\n".join(lines)
+
+
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
     from snnsec.backends import BACKENDS
     from snnsec.backends.lava_sim import PRECISIONS
@@ -104,11 +165,22 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--adv", type=Path, default=None, help="adversarial file written by `snnsec craft`")
     add_attack_options(p, required=False)
     add_data_options(p, default=None)
-    p.add_argument("--out", type=Path, default=None, help="with --attack: also save the adversarial file here")
+    p.add_argument("--out", type=Path, default=None,
+                   help="with --attack: also save the adversarial file here; with --suite: the JSON row (resumable)")
+    from snnsec.evaluation.reliable import SUITES
+
+    p.add_argument("--suite", default=None, choices=sorted(SUITES),
+                   help="run a fixed ensemble instead of one attack: a sample is robust only if every attack "
+                        "fails; gradient-masking checks on 32 samples (docs/attacks.md)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="--suite: most gradient evaluations per sample over the whole suite (default: 100 per attack)")
     p.add_argument("--eval-batch-size", type=int, default=256, help="batch size for predictions")
     p.add_argument("--backend", default="torch", choices=sorted(BACKENDS),
                    help="where predictions run (see `snnsec deploy` and docs/deployment.md)")
     p.add_argument("--precision", default="fixed", choices=PRECISIONS, help="lava-sim: fixed or floating point")
+    from snnsec.cli.deploy import add_emulator_options
+
+    add_emulator_options(p, batch=False)  # loihi2-emu's batch is --eval-batch-size
     from snnsec.utils.device import add_device_option
 
     add_device_option(p, "; the torch backend and crafting with --attack")
