@@ -41,18 +41,16 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def add_emulator_options(p: argparse.ArgumentParser, batch: bool = True) -> None:
-    """``--device``, ``--check-lava`` (and ``--batch-size``) of ``--backend loihi2-emu``."""
+    """``--check-lava`` (and ``--batch-size``) of ``--backend loihi2-emu``; it runs on ``--device``."""
     if batch:
         p.add_argument("--batch-size", type=int, default=None, help="loihi2-emu: samples per batch (default 32)")
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
-                   help="loihi2-emu: where the emulator runs (default: cuda when available)")
     p.add_argument("--check-lava", type=int, default=None, metavar="K",
                    help="loihi2-emu: also run the first K samples of each set through lava-sim (one runtime) "
                         "and fail, naming the first differing sample, layer and step, if any spike differs")
 
 
 def emulator_options(args: argparse.Namespace, batch_size: int | None = None) -> dict[str, Any]:
-    """Backend options of loihi2-emu from ``--batch-size``/``--device``; checks ``--check-lava``."""
+    """Backend options of loihi2-emu from ``--batch-size`` and ``--device``; checks ``--check-lava``."""
     from snnsec.errors import InputError
 
     batch_size = batch_size if batch_size is not None else args.batch_size
@@ -60,7 +58,7 @@ def emulator_options(args: argparse.Namespace, batch_size: int | None = None) ->
         raise InputError(f"--batch-size must be a positive number of samples, got {batch_size}")
     if args.check_lava is not None and args.check_lava < 1:
         raise InputError(f"--check-lava must be a positive number of samples, got {args.check_lava}")
-    options: dict[str, Any] = {"device": args.device}
+    options: dict[str, Any] = {"device": getattr(args, "device", None)}
     if batch_size is not None:
         options["batch_size"] = batch_size
     return options
@@ -122,8 +120,8 @@ def deploy_command(args: argparse.Namespace) -> int:
         raise InputError("--precision and --builder apply to --backend lava-sim only")
     if args.backend == "loihi2-emu":
         options = emulator_options(args)
-    elif args.batch_size is not None or args.device is not None or args.check_lava is not None:
-        raise InputError("--batch-size, --device and --check-lava apply to --backend loihi2-emu only")
+    elif args.batch_size is not None or args.check_lava is not None:
+        raise InputError("--batch-size and --check-lava apply to --backend loihi2-emu only")
     report = deploy_report(model, x, y, backend=args.backend, x_adv=x_adv, seed=args.seed, **options)
     if args.check_lava is not None:  # the first K of each set through lava-sim too, spike for spike
         import torch

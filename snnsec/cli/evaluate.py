@@ -78,8 +78,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         adv = result.adv
         if args.out is not None:
             save_adversarial(args.out, adv)
-    if args.backend != "loihi2-emu" and (args.device is not None or args.check_lava is not None):
-        raise InputError("--device and --check-lava apply to --backend loihi2-emu only")
+    if args.backend != "loihi2-emu" and args.check_lava is not None:
+        raise InputError("--check-lava applies to --backend loihi2-emu only")
     predictor = make_predictor(model, args)
     report = robustness_report(predictor, adv, model.meta.class_names)
     if args.check_lava is not None:  # the first K clean and adversarial samples through lava-sim too

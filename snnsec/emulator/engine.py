@@ -60,14 +60,12 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_device(device: str | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device(default_device())
-    if device not in DEVICES:
-        raise InputError(f"unknown device {device!r}; choose one of: auto, {', '.join(DEVICES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but torch sees no CUDA device; use --device cpu")
-    return torch.device(device)
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``auto``/``None``, ``cpu``, ``cuda`` or ``cuda:N``, by snnsec's one rule
+    (:func:`snnsec.utils.device.resolve_device`)."""
+    from snnsec.utils.device import resolve_device as resolve
+
+    return resolve(device)
 
 
 @dataclass

@@ -42,7 +42,7 @@ def test_evaluate_on_the_emulator_checks_the_first_k_of_both_sets(tmp_path, caps
 def test_emulator_options_are_refused_elsewhere_and_checked(tmp_path, capsys):
     path = save_model(tiny_vgg(T=2), tmp_path / "m.pt")
     adv = str(_adv_file(tmp_path / "adv.pt", 2))
-    assert main(["deploy", "--model", str(path), "--adv", adv, "--backend", "torch", "--device", "cpu"]) == 2
+    assert main(["deploy", "--model", str(path), "--adv", adv, "--backend", "torch", "--batch-size", "4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "apply to --backend loihi2-emu only" in err
     assert main(["deploy", "--model", str(path), "--adv", adv, "--backend", "loihi2-emu", "--check-lava", "0"]) == 2
