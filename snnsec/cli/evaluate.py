@@ -145,7 +145,7 @@ def _human_suite(r: dict[str, Any]) -> str:
     for a in r["attacks"]:
         lines.append(f"{a['attack']:<12} {a['loss']:<5} {a['steps']:>5} {a['attacked']:>9} {a['fooled']:>7} "
                      f"{_pct(a['robust_accuracy_after']):>13}")
-    lines.append(f"cost: {r['forward_passes']} forward and {r['backward_passes']} backward passes (per sample)")
+    lines.append(f"cost: {r['forward_passes']} forward and {r['backward_passes']} backward sample-passes")
     for warning in r.get("masking", {}).get("warnings", []):
         lines.append(f"warning: possible gradient masking: {warning}")
     return "\n".join(lines)
