@@ -9,9 +9,9 @@ elsewhere (:mod:`snnsec.emulator.plan`).
 """
 
 from snnsec.emulator.compile import emulator_for, plan_fixed_graph
-from snnsec.emulator.engine import DEVICES, Emulator, EmulatorResult, default_device
+from snnsec.emulator.engine import Emulator, EmulatorResult
 
-__all__ = ["DEVICES", "Emulator", "EmulatorResult", "default_device", "emulator_for", "plan_fixed_graph", "run_netx"]
+__all__ = ["Emulator", "EmulatorResult", "emulator_for", "plan_fixed_graph", "run_netx"]
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

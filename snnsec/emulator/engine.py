@@ -50,14 +50,8 @@ from snnsec.emulator.plan import (
 )
 from snnsec.errors import InputError
 
-DEVICES = ("cpu", "cuda")
 DEFAULT_BATCH = 32
 MEMORY_BUDGET = 512 * 2**20  # bytes of activations per time chunk
-
-
-def default_device() -> str:
-    """``cuda`` when a CUDA device is usable, else ``cpu``."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
