@@ -91,7 +91,8 @@ class PartialRun:
         run = self.folder / "run.json"
         if run.is_file():
             try:
-                found = json.loads(run.read_text()).get("fingerprint")
+                data = json.loads(run.read_text())
+                found = data.get("fingerprint") if isinstance(data, dict) else None
             except (OSError, ValueError):
                 found = None
             if found != self.fingerprint:
@@ -115,9 +116,15 @@ class PartialRun:
         except Exception:  # noqa: BLE001 - a damaged batch is simply crafted again
             log.warning("ignoring unreadable %s; crafting that batch again", path)
             return None
-        if not torch.equal(saved.get("index", torch.empty(0)), index):
+        x_adv = saved.get("x_adv") if isinstance(saved, dict) else None
+        saved_index = saved.get("index") if isinstance(saved, dict) else None
+        if not isinstance(saved_index, torch.Tensor) or saved_index.shape != index.shape or not torch.equal(saved_index, index):
             return None
-        return saved["x_adv"]
+        if (not isinstance(x_adv, torch.Tensor) or not x_adv.is_floating_point() or x_adv.dim() < 1
+                or x_adv.shape[0] != len(index) or not bool(torch.isfinite(x_adv).all())):
+            log.warning("ignoring damaged %s; crafting that batch again", path)
+            return None
+        return x_adv
 
     def save(self, b: int, index: torch.Tensor, x_adv: torch.Tensor) -> None:
         atomic_torch_save({"index": index.clone(), "x_adv": x_adv.detach().cpu().contiguous()}, self.path(b))

@@ -73,3 +73,21 @@ def test_hostile_checkpoint_is_refused(case, mutate, fragment, work: Path, capsy
         torch.save(data, work / "t.pt.ckpt")
     line = assert_refused(TRAIN, work, fragment, capsys, monkeypatch)
     assert "t.pt.ckpt" in line
+
+
+PARTIAL_CASES = [
+    ("run-json-list", "[1, 2]"),
+    ("run-json-string", '"fingerprint"'),
+    ("run-json-garbage", "{not json"),
+    ("run-json-other-run", '{"fingerprint": "0000"}'),
+]
+
+
+@pytest.mark.parametrize("case, text", PARTIAL_CASES, ids=[c[0] for c in PARTIAL_CASES])
+def test_hostile_craft_partial_folder_is_refused(case, text, work: Path, capsys, monkeypatch) -> None:
+    """`craft` resumes from <out>.partial/; a run.json that is not its own run is refused, not crashed on."""
+    partial = work / "a2.pt.partial"
+    partial.mkdir()
+    (partial / "run.json").write_text(text)
+    argv = ["craft", "--model", "m.pt", "--attack", "stbp-fgsm", "--eps", "0.1", "--n", "2", "--out", "a2.pt"]
+    assert_refused(argv, work, "unfinished run", capsys, monkeypatch)
