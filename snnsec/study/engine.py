@@ -79,7 +79,10 @@ def model_recipe(spec: StudySpec, key: ModelKey) -> dict[str, Any]:
     """Everything that determines a trained model's weights (its cache key)."""
     from snnsec import __version__
 
-    T = spec.poisson_T if key.encoder == "poisson" and spec.poisson_T else spec.T
+    from snnsec.encoders import ENCODERS
+
+    # random (rate) input needs more steps to carry the same information (the paper: T=16 for Poisson)
+    T = spec.poisson_T if ENCODERS[key.encoder].stochastic and spec.poisson_T else spec.T
     recipe = {
         "kind": key.kind, "arch": spec.arch, "dataset": spec.dataset, "width": spec.width,
         "T": 1 if key.kind == "ann" else T, "leak": key.leak, "encoder": key.encoder,
