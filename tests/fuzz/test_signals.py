@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real deploy/craft subprocesses, each starting torch and Lava
+
 REPO = Path(__file__).resolve().parents[2]
 
 

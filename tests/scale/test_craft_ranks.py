@@ -15,6 +15,8 @@ import pytest
 
 from tests.scale.conftest import env, run, snnsec_cmd, torchrun_cmd
 
+pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
+
 N, BATCH = 48, 3  # 16 batches: uneven over 2 ranks is fine, each batch has its own seed
 
 

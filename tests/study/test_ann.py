@@ -54,6 +54,7 @@ def test_the_twin_replaces_every_neuron_and_is_stateless() -> None:
         make_ann_twin(model, 0)
 
 
+@pytest.mark.slow
 def test_train_ann_writes_a_twin_that_craft_and_evaluate_use(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

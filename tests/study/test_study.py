@@ -59,6 +59,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_tiny_study_matches_evaluate_by_hand(tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study = _study(tmp_path)
     assert len(cells_of(StudySpec.from_toml(study))) == 2
@@ -88,6 +89,7 @@ def test_tiny_study_matches_evaluate_by_hand(tmp_path: Path, cache: Path, capsys
     assert len(list((cache / "study-models").glob("*.pt"))) == 1
 
 
+@pytest.mark.slow
 def test_killed_study_resumes_to_the_same_json(tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study = _study(tmp_path, eps='["0.05", "0.1", "0.2"]')  # 6 cells: room to kill between them
     whole = tmp_path / "whole"
@@ -124,6 +126,7 @@ def test_study_file_errors_are_one_line(tmp_path: Path) -> None:
         StudySpec.from_toml(bad)
 
 
+@pytest.mark.slow
 def test_another_spec_does_not_resume_into_the_same_folder(tmp_path: Path, cache: Path) -> None:
     from snnsec.study.engine import _open_out
 
