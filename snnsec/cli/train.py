@@ -184,13 +184,15 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     from snnsec.utils.device import add_device_option
 
     add_device_option(s, "; under torchrun, cuda means cuda:LOCAL_RANK")
-    s.add_argument("--amp", default="off", choices=("off", "bf16", "fp16"),
+    from snnsec.training.stbp import AMP, KEEP
+
+    s.add_argument("--amp", default="off", choices=list(AMP),
                    help="mixed precision on CUDA (fp16 with a gradient scaler); attacks stay float32")
     s.add_argument("--workers", type=int, default=None,
                    help="DataLoader worker processes (default: 0 on the CPU, 4 on CUDA, with pinned memory)")
     s.add_argument("--eval-each-epoch", action=argparse.BooleanOptionalAction, default=True,
                    help="test accuracy after every epoch, in the history; the best epoch's weights go to <out>.best.ckpt")
-    s.add_argument("--keep", default="last", choices=("last", "best"),
+    s.add_argument("--keep", default="last", choices=KEEP,
                    help="which epoch's weights --out holds: the last, or the best by per-epoch test accuracy")
     p.add_argument("--out", type=Path, required=True, help="model file to write (*.pt)")
     add_common_options(p)

@@ -38,6 +38,7 @@ from snnsec.utils.seeding import seed_everything
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam")
 AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+KEEP = ("last", "best")  # which epoch's weights the model file holds
 
 
 @dataclass
@@ -107,7 +108,7 @@ def train(
         raise unknown_choice("amp", amp, AMP)
     if AMP[amp] is not None and device.type != "cuda":
         raise InputError(f"--amp {amp} needs a CUDA device, got device {device}; use --amp off on the CPU")
-    if keep not in ("last", "best") or (keep == "best" and not eval_each_epoch):
+    if keep not in KEEP or (keep == "best" and not eval_each_epoch):
         raise InputError(f"keep must be 'last', or 'best' with per-epoch evaluation, got {keep!r}")
     world = dist.world_size()
     if recipe.batch_size % world:
