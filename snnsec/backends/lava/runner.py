@@ -250,6 +250,8 @@ def stream(
             done_steps += L
             values = np.asarray(reader.data.get())  # [classes, N + skip]
             spikes = [np.asarray(s.data.get()) for s in sinks] if record_spikes else None
+            if interrupted.hit:  # a signal during the drain or the read: still a stop, not a result
+                raise KeyboardInterrupt
     finally:
         shutdown_runtime(source)
     readout = values[..., skip:skip + N].T.copy()
