@@ -102,7 +102,9 @@ def stop_signals_raise() -> Iterator[None]:
     handler: Callable[[int, Any], None] = _Handler()
     previous = {}
     for sig in STOP_SIGNALS:
-        if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGHUP under nohup: stay deaf to it
+        # nohup ignores SIGHUP on purpose: stay deaf to it. An inherited SIG_IGN for SIGINT or
+        # SIGTERM (a parent that ignored them) does not mean "never stop": those are explicit.
+        if sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) is signal.SIG_IGN:
             continue
         with contextlib.suppress(ValueError, OSError):
             previous[sig] = signal.signal(sig, handler)

@@ -93,7 +93,7 @@ def _sigint_flag() -> Iterator[_SigintFlag]:
         return
     previous = {}
     for sig in STOP_SIGNALS:
-        if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGHUP under nohup
+        if sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) is signal.SIG_IGN:  # nohup
             continue
         previous[sig] = signal.signal(sig, flag)
     try:
