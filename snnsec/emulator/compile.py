@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from snnsec.emulator.engine import DEFAULT_BATCH, Emulator, finalize_plans, hard_reset
+from snnsec.emulator.engine import DEFAULT_BATCH, Emulator, finalize_plans
 from snnsec.emulator.plan import LayerPlan, SynapsePlan
 from snnsec.export.quantize import FixedGraph, FixedPopulation, input_message_range
-
-
-def population_reset(fpop: FixedPopulation) -> Any:
-    """The integer reset of ``fpop``: its neuron model's (``FixedPopulation.fixed_reset``)."""
-    reset = getattr(fpop, "fixed_reset", None)
-    return reset if reset is not None else hard_reset
 
 
 def plan_fixed_graph(fixed: FixedGraph, float32: bool = True, pool: bool = True) -> list[LayerPlan]:
@@ -29,7 +22,7 @@ def plan_fixed_graph(fixed: FixedGraph, float32: bool = True, pool: bool = True)
                             tuple(s.padding), (1, 1), int(s.groups), bool(s.flatten)) for s in fp.synapses]
         layers.append(LayerPlan(fp.name, tuple(fp.shape), syns, np.asarray(fp.bias, dtype=np.int64),
                                 int(fp.vth_mant), int(fp.i_decay), int(fp.v_decay), spiking=bool(fp.spiking),
-                                reset=population_reset(fp)))
+                                reset=fp.fixed_reset))  # the neuron model's integer reset
     lo, hi = input_message_range(fixed.graph, fixed.input_scale)
     input_max = np.maximum(np.abs(lo), np.abs(hi))
     return finalize_plans(layers, tuple(fixed.graph.input_shape), input_max, float32=float32, pool=pool, input_lo=lo)
