@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--repeats", type=int, default=3, help="alternating repeats (median)")
-    p.add_argument("--n", type=int, default=96, help="samples to craft")
+    p.add_argument("--n", type=int, default=480, help="samples to craft")
     p.add_argument("--batch", type=int, default=8, help="craft batch size")
     p.add_argument("--craft-width", type=float, default=0.5, help="vgg5 width for the craft rows")
     p.add_argument("--width", type=float, default=1.0, help="vgg11 width for the training-step rows")
