@@ -7,24 +7,21 @@ started again with the same options loads the finished batches instead of redoin
 output is the same file an uninterrupted run writes. The final file is written atomically and the
 partial folder is removed.
 
-Under torchrun (:mod:`snnsec.utils.distributed`) the batches still missing from ``<out>.partial/``
-are dealt round-robin to the ranks; each rank writes its finished batches there, and rank 0 then
-assembles the file from the folder exactly as a resumed single-process run does. Because a
-batch's seed depends only on (seed, b), the output is byte-identical to the single-process run,
-and a run killed under any number of ranks resumes under any other number.
+Under torchrun the batches still missing from ``<out>.partial/`` are dealt round-robin to the
+ranks; each rank writes its finished batches there, and rank 0 then assembles the file from the
+folder exactly as a resumed single-process run does (:mod:`snnsec.utils.shards`, shared with
+``evaluate`` and ``deploy``). Because a batch's seed depends only on (seed, b), the output is
+byte-identical to the single-process run, and a run killed under any number of ranks resumes
+under any other number.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -32,19 +29,11 @@ from snnsec.attacks.attack import AttackSpec
 from snnsec.data.adversarial import AdversarialSet
 from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
-from snnsec.errors import InputError, SnnsecError
+from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
-from snnsec.utils import distributed as dist
-from snnsec.utils.io import atomic_torch_save, atomic_write_json
-from snnsec.utils.progress import progress
+from snnsec.utils.shards import BatchFolder, batch_seed, discard_partial, run_batches
 
 log = logging.getLogger(__name__)
-
-
-def batch_seed(seed: int, batch: int) -> int:
-    """A 63-bit seed for batch ``batch`` of a run seeded with ``seed`` (NumPy ``SeedSequence``)."""
-    words = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(batch)]).generate_state(2, np.uint32)
-    return (int(words[0]) << 31) ^ int(words[1])
 
 
 def craft_meta(
@@ -73,6 +62,9 @@ def craft_meta(
     }
 
 
+__all__ = ["CraftResult", "PartialRun", "batch_seed", "craft", "craft_meta", "discard_partial"]
+
+
 @dataclass
 class CraftResult:
     adv: AdversarialSet  # on ranks other than 0 of a torchrun job: empty (rank 0 assembles the file)
@@ -80,62 +72,28 @@ class CraftResult:
     resumed_batches: int
 
 
-class PartialRun:
-    """The ``<out>.partial/`` folder of one crafting run: a fingerprint plus one file per batch."""
-
-    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
-        self.folder = folder
-        self.fingerprint = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
-
-    def open(self) -> None:
-        run = self.folder / "run.json"
-        if run.is_file():
-            try:
-                data = json.loads(run.read_text())
-                found = data.get("fingerprint") if isinstance(data, dict) else None
-            except (OSError, ValueError):
-                found = None
-            if found != self.fingerprint:
-                raise InputError(
-                    f"{self.folder} holds an unfinished run with other options; "
-                    "rerun with the same options to resume it, or delete it to start over"
-                )
-        else:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(run, {"fingerprint": self.fingerprint})
-
-    def path(self, b: int) -> Path:
-        return self.folder / f"batch-{b:06d}.pt"
+class PartialRun(BatchFolder):
+    """The ``<out>.partial/`` folder of one crafting run (:class:`~snnsec.utils.shards.BatchFolder`),
+    one adversarial batch per file."""
 
     def load(self, b: int, index: torch.Tensor) -> torch.Tensor | None:
-        path = self.path(b)
-        if not path.is_file():
+        saved = self.load_batch(b, index)
+        if saved is None:
             return None
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - a damaged batch is simply crafted again
-            log.warning("ignoring unreadable %s; crafting that batch again", path)
+        if not valid_adversarial(saved, len(index)):
+            log.warning("ignoring damaged %s; crafting that batch again", self.path(b))
             return None
-        x_adv = saved.get("x_adv") if isinstance(saved, dict) else None
-        saved_index = saved.get("index") if isinstance(saved, dict) else None
-        if not isinstance(saved_index, torch.Tensor) or saved_index.shape != index.shape or not torch.equal(saved_index, index):
-            return None
-        if (not isinstance(x_adv, torch.Tensor) or not x_adv.is_floating_point() or x_adv.dim() < 1
-                or x_adv.shape[0] != len(index) or not bool(torch.isfinite(x_adv).all())):
-            log.warning("ignoring damaged %s; crafting that batch again", path)
-            return None
-        return x_adv
+        return saved["x_adv"]
 
     def save(self, b: int, index: torch.Tensor, x_adv: torch.Tensor) -> None:
-        atomic_torch_save({"index": index.clone(), "x_adv": x_adv.detach().cpu().contiguous()}, self.path(b))
-
-    def remove(self) -> None:
-        discard_partial(self.folder)
+        self.save_batch(b, index, {"x_adv": x_adv})
 
 
-def discard_partial(folder: str | Path) -> None:
-    """Delete a run's partial folder (after its final file has been written)."""
-    shutil.rmtree(folder, ignore_errors=True)
+def valid_adversarial(saved: dict[str, Any], n: int) -> bool:
+    """A saved batch holds ``x_adv``: a finite float tensor of ``n`` samples."""
+    x_adv = saved.get("x_adv")
+    return (isinstance(x_adv, torch.Tensor) and x_adv.is_floating_point() and x_adv.dim() >= 1
+            and x_adv.shape[0] == n and bool(torch.isfinite(x_adv).all()))
 
 
 def craft(
@@ -149,6 +107,7 @@ def craft(
     meta: dict[str, Any] | None = None,
     partial: str | Path | None = None,
     device: torch.device | None = None,
+    every_rank: bool = False,
 ) -> CraftResult:
     """Attack ``n`` samples of ``data`` with gradients of ``model``.
 
@@ -166,6 +125,8 @@ def craft(
             Required under torchrun: it is where the ranks hand their batches to rank 0.
         device: where the attack runs (``None``: where the model is). The attack's generator
             lives there too; results come back to the CPU.
+        every_rank: under torchrun, every rank returns the whole set (read from the folder), not
+            only rank 0 (for work that follows on all ranks, e.g. ``snnsec evaluate``).
 
     Returns:
         A :class:`CraftResult` with the :class:`AdversarialSet` (``x``, ``x_adv``, ``y``, and
@@ -180,83 +141,31 @@ def craft(
     meta = dict(meta or {})
     attack = spec.build(input_domain(model))
     run = PartialRun(Path(partial), meta) if partial is not None else None
-    sharded = dist.is_distributed()
-    if sharded and run is None:
-        raise InputError("crafting across ranks needs a partial folder (the CLI uses <out>.partial/ on a shared filesystem)")
-    if run is not None:
-        _open_run(run, sharded)
     n_batches = (total + batch_size - 1) // batch_size
     run_on = device if device is not None else next(model.parameters(), torch.empty(0)).device
 
-    def one_batch(b: int, index: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def index_of(b: int) -> torch.Tensor:
+        return order[b * batch_size : (b + 1) * batch_size]
+
+    def one_batch(b: int) -> dict[str, torch.Tensor]:
+        x, y = stack_samples(data, index_of(b))
         s = batch_seed(seed, b)
         if getattr(model.encoder, "generator", None) is not None:
             model.encoder.reseed(s)  # a Poisson encoder with its own generator
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(s)
             if run_on.type == "cpu":
-                return attack(model, x, y, torch.Generator().manual_seed(s))
+                return {"x_adv": attack(model, x, y, torch.Generator().manual_seed(s))}
             gen = torch.Generator(device=run_on).manual_seed(s)
-            return attack(model, x.to(run_on), y.to(run_on), gen).cpu()
+            return {"x_adv": attack(model, x.to(run_on), y.to(run_on), gen).cpu()}
 
-    resumed = 0
-    bar = progress(total=total, desc=spec.attack, unit="sample")
-    if sharded and run is not None:  # (a sharded run always has one: checked above)
-        todo = [b for b in range(n_batches) if not run.path(b).is_file()]
-        resumed = n_batches - len(todo)
-        failure: BaseException | None = None
-        try:
-            for b in dist.shard(todo):
-                index = order[b * batch_size : (b + 1) * batch_size]
-                x, y = stack_samples(data, index)
-                run.save(b, index, one_batch(b, index, x, y))
-                bar.update(len(index) * dist.world_size())  # the other ranks move at about the same pace
-        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the other ranks
-            failure = exc
-        if not dist.all_agree(failure is None):
-            bar.close()
-            if failure is not None:
-                raise failure
-            raise SnnsecError(f"another rank failed while crafting; finished batches stay in {run.folder}; rerun to resume")
-        if not dist.is_main():
-            bar.close()
-            empty = torch.empty(0)
-            return CraftResult(AdversarialSet(empty, empty, empty.long(), empty.long(), meta), n_batches, resumed)
-        bar.reset(total=total)
-    xs, advs, ys, idxs = [], [], [], []
-    for b in range(n_batches):
-        index = order[b * batch_size : (b + 1) * batch_size]
-        x, y = stack_samples(data, index)
-        x_adv = run.load(b, index) if run is not None else None
-        if x_adv is not None:
-            resumed += 0 if sharded else 1
-        else:
-            x_adv = one_batch(b, index, x, y)
-            if run is not None:
-                run.save(b, index, x_adv)
-        xs.append(x)
-        advs.append(x_adv)
-        ys.append(y)
-        idxs.append(index)
-        bar.update(len(index))
-    bar.close()
-    if resumed:
-        log.info("resumed %d of %d batches from %s", resumed, n_batches, run.folder if run else "")
-    adv = AdversarialSet(torch.cat(xs), torch.cat(advs), torch.cat(ys), torch.cat(idxs), meta)
-    return CraftResult(adv.validate(), n_batches, resumed)
-
-
-def _open_run(run: PartialRun, sharded: bool) -> None:
-    """Check or create the partial folder; under torchrun rank 0 does it and the others follow
-    (all ranks then see the same finished batches before any of them writes)."""
-    if not sharded:
-        run.open()
-        return
-    error: InputError | None = None
-    if dist.is_main():
-        try:
-            run.open()
-        except InputError as exc:
-            error = exc
-    if not dist.all_agree(error is None):
-        raise error or InputError(f"rank 0 refused to resume {run.folder} (see its message)")
+    shards = run_batches(n_batches, index_of, lambda bs: [one_batch(b) for b in bs], folder=run,
+                         valid=lambda b, saved: valid_adversarial(saved, len(index_of(b))),
+                         every_rank=every_rank, desc=spec.attack)
+    if shards.results is None:  # a rank other than 0 of a torchrun job: rank 0 assembles the file
+        empty = torch.empty(0)
+        return CraftResult(AdversarialSet(empty, empty, empty.long(), empty.long(), meta), n_batches, shards.resumed)
+    xs, ys = zip(*(stack_samples(data, index_of(b)) for b in range(n_batches)))
+    adv = AdversarialSet(torch.cat(xs), torch.cat([r["x_adv"] for r in shards.results]), torch.cat(ys),
+                         torch.cat([index_of(b) for b in range(n_batches)]), meta)
+    return CraftResult(adv.validate(), n_batches, shards.resumed)

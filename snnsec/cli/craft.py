@@ -102,8 +102,10 @@ def attack_spec(args: argparse.Namespace) -> "AttackSpec":
                       **{k: (v.strip() if isinstance(v, str) else v) for k, v in options.items()})
 
 
-def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["CraftResult", "SpikingModel", str, float]:
-    """Load models and data, craft. Returns (CraftResult, target model, target SHA-256, seconds)."""
+def craft_from_args(args: argparse.Namespace, partial: Path | None,
+                    every_rank: bool = False) -> tuple["CraftResult", "SpikingModel", str, float]:
+    """Load models and data, craft. Returns (CraftResult, target model, target SHA-256, seconds).
+    ``every_rank``: under torchrun every rank gets the whole set (see :func:`~snnsec.attacks.craft.craft`)."""
     from snnsec.attacks.craft import craft, craft_meta
     from snnsec.data import dataset_for_model
     from snnsec.errors import InputError
@@ -144,7 +146,7 @@ def craft_from_args(args: argparse.Namespace, partial: Path | None) -> tuple["Cr
     if device.type != "cpu":  # files stay on the CPU; only the running copy moves
         (source or target).to(device)
     result = craft(source or target, data, spec, n=n, batch_size=args.batch_size, seed=args.seed, meta=meta,
-                   partial=partial, device=device)
+                   partial=partial, device=device, every_rank=every_rank)
     return result, target, target_sha, time.perf_counter() - start
 
 
