@@ -70,14 +70,25 @@ class Attack:
     eot: int = 1
 
     def __call__(
-        self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+        self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None,
+        active: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.perturb(model, x, y, generator)
+        return self.perturb(model, x, y, generator, active)
 
     def perturb(
-        self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+        self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None,
+        active: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Adversarial version of ``x`` (detached, same shape) against ``model``'s gradients."""
+        """Adversarial version of ``x`` (detached, same shape) against ``model``'s gradients.
+
+        ``active`` (``[B]`` bool) attacks only those rows; the others come back unchanged. The
+        starting points are drawn for the whole batch and then selected, so an active row ends
+        exactly where it ends when the whole batch is attacked with the same generator, as long as
+        a sample's gradient does not depend on the rest of its batch (every estimator but
+        ``pdsg``, whose σ pools the batch, and ``random``, which draws at every step) and the
+        model draws no random numbers of its own. The reliable suite relies on this
+        (:mod:`snnsec.evaluation.reliable`).
+        """
         if self.te > 1 and not model.encoder.time_extensible:
             from snnsec.encoders import ENCODERS
 
@@ -88,8 +99,19 @@ class Attack:
         ball = self.threat
         ball.check_clean(x)
         x = x.detach()
+        if active is not None:
+            if active.dtype != torch.bool or active.shape != x.shape[:1]:
+                raise InputError(f"active must be a bool mask of shape {tuple(x.shape[:1])}, "
+                                 f"got {active.dtype} of shape {tuple(active.shape)}")
+            full, full_start = x, self.optimizer.init(x, ball, generator)[0]
+            if not bool(active.any()):
+                return full.clone()
+            x, y = x[active], y[active]
         with model.timesteps(model.T * self.te), self.estimator.applied(model):
-            x_adv, state = self.optimizer.init(x, ball, generator)
+            if active is None:
+                x_adv, state = self.optimizer.init(x, ball, generator)
+            else:  # an optimizer's state depends on its input only; its draws were made above
+                x_adv, state = full_start[active], self.optimizer.init(x, ball, torch.Generator(device=x.device))[1]
             x_adv = ball.project(x_adv, x)
             for _ in range(self.optimizer.n_steps):
                 losses, grad = self.gradient(model, x_adv, y, generator)
@@ -98,6 +120,10 @@ class Attack:
                 else:
                     x_adv, state = self.optimizer.step(x_adv, grad, state, ball, losses=losses)  # type: ignore[call-arg]
                 x_adv = ball.project(x_adv, x).detach()
+        if active is not None:
+            out = full.clone()
+            out[active] = x_adv
+            return out
         return x_adv
 
     def gradient(self, model: SpikingModel, x: torch.Tensor, y: torch.Tensor,

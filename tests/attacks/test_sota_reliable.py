@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from snnsec.data.base import sample_indices
 from snnsec.errors import InputError
 from snnsec.evaluation import reliable
 from snnsec.evaluation.masking import MaskingFigures, masking_warnings, measure_masking
@@ -91,6 +92,76 @@ def test_reliable_suite_resumes_finished_attacks(demo_model, mnist_test, tmp_pat
     fresh = reliable_evaluation(demo_model, mnist_test, "0.1", n=16, batch_size=8, budget=5).report
     assert resumed["robust_accuracy"] == fresh["robust_accuracy"] and resumed["attacks"] == fresh["attacks"]
 
+
+
+def _own_labels(model, data, n: int):  # type: ignore[no-untyped-def]
+    """The first ``n`` samples of ``data`` labelled with ``model``'s clean predictions, so that an
+    untrained model is right on all of them and every suite member has samples to attack."""
+    from torch.utils.data import TensorDataset
+
+    x, _ = batch(data, n)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    return TensorDataset(x, y)
+
+
+def test_each_member_of_the_suite_is_the_same_attack_as_run_alone(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """The property behind "worst case <= every member alone": replaying every member through
+    ``craft`` on its own (same samples, batch size and seed) and keeping, sample by sample, the
+    first that fools it reproduces the suite exactly, inputs included."""
+    from snnsec.attacks.craft import craft
+    from snnsec.models import build_model
+
+    from .helpers import make_active
+
+    torch.manual_seed(0)
+    model = build_model("vgg5", num_classes=10, input_shape=(1, 28, 28), T=2, width=0.25).eval()
+    x0, _ = batch(mnist_test, 32)
+    make_active(model, x0)
+    n, size, eps, steps = 14, 4, "0.03", 3  # 4 batches, the last one short
+    data = _own_labels(model, mnist_test, n)
+    result = reliable_evaluation(model, data, eps, n=n, batch_size=size, seed=7, budget=steps * len(RELIABLE_SUITE))
+    assert result.report["clean_accuracy"] == 1.0
+
+    robust = torch.ones(n, dtype=torch.bool)
+    x_worst = torch.stack([data[int(i)][0] for i in sample_indices(n, n)])
+    first_fooled_by = []
+    for entry in RELIABLE_SUITE:
+        adv = craft(model, data, entry.spec(eps, steps), n=n, batch_size=size, seed=7).adv
+        with torch.no_grad():
+            fooled = model(adv.x_adv).argmax(1) != adv.y
+        # each member alone leaves at least the suite's survivors robust
+        assert not (result.robust & fooled).any(), entry
+        newly = robust & fooled
+        x_worst[newly] = adv.x_adv[newly]
+        robust &= ~fooled
+        first_fooled_by.append(int(newly.sum()))
+    assert torch.equal(robust, result.robust)
+    assert torch.equal(x_worst, result.x_adv)
+    assert first_fooled_by == [a["fooled"] for a in result.report["attacks"]]
+    # not vacuous: more than one member fools something, and something survives the first
+    assert sum(1 for f in first_fooled_by if f) >= 2 and first_fooled_by[0] < n, first_fooled_by
+
+
+def test_attacking_some_rows_of_a_batch_equals_attacking_the_whole_batch() -> None:
+    from snnsec.attacks import AttackSpec
+    from snnsec.models import build_model
+
+    torch.manual_seed(1)
+    model = build_model("vgg5", num_classes=10, input_shape=(1, 28, 28), T=2, width=0.25).eval()
+    x = torch.rand(6, 1, 28, 28)
+    y = torch.arange(6) % 10
+    attack = AttackSpec("stbp-apgd", eps="0.05", steps=3).build()
+    whole = attack(model, x, y, torch.Generator().manual_seed(3))
+    active = torch.tensor([False, True, True, False, False, True])
+    some = attack(model, x, y, torch.Generator().manual_seed(3), active=active)
+    assert torch.equal(some[active], whole[active]) and torch.equal(some[~active], x[~active])
+    assert not torch.equal(whole[active], x[active])
+    # what the suite did before: attacking the rows alone draws other random starts
+    alone = attack(model, x[active], y[active], torch.Generator().manual_seed(3))
+    assert not torch.equal(alone, whole[active])
+    with pytest.raises(InputError, match="active must be a bool mask of shape"):
+        attack(model, x, y, active=torch.ones(5, dtype=torch.bool))
 
 # -- gradient-masking checks ------------------------------------------------------------------------
 HEALTHY = MaskingFigures(eps=0.1, sweep={0.05: 0.7, 0.1: 0.4, 0.2: 0.05, 1.0: 0.0}, pgd=0.4, fgsm=0.7, noise=0.95,
