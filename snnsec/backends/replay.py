@@ -67,8 +67,20 @@ def compare_backends(
     start = time.perf_counter()
     ref = backend_predict(model, both, "torch", seed=seed)
     target = backend_predict(model, both, backend, seed=seed, **options)
+    report = backend_figures(backend, y, ref.labels, target.labels, list(adversarial))
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    report["backend_info"] = target.info
+    return report
+
+
+def backend_figures(backend: str, y: torch.Tensor, ref_labels: np.ndarray, target_labels: np.ndarray,
+                    names: list[str]) -> dict[str, Any]:
+    """The figures of :func:`compare_backends` from predicted labels: torch's (``ref_labels``)
+    and the backend's (``target_labels``), each ``[(1 + len(names)) * n]``, the clean inputs
+    first, then each adversarial set of ``names`` in turn."""
+    n = len(y)
     labels = y.detach().cpu().numpy().astype(np.int64)
-    clean_t, clean_b = ref.labels[:n], target.labels[:n]
+    clean_t, clean_b = ref_labels[:n], target_labels[:n]
     report: dict[str, Any] = {
         "backend": backend,
         "n": n,
@@ -77,8 +89,8 @@ def compare_backends(
         "agreement": float(np.mean(clean_b == clean_t)),
         "attacks": {},
     }
-    for k, name in enumerate(adversarial, start=1):
-        adv_t, adv_b = ref.labels[k * n:(k + 1) * n], target.labels[k * n:(k + 1) * n]
+    for k, name in enumerate(names, start=1):
+        adv_t, adv_b = ref_labels[k * n:(k + 1) * n], target_labels[k * n:(k + 1) * n]
         asr_b = attack_success_rate(clean_b == labels, adv_b == labels)
         asr_t = attack_success_rate(clean_t == labels, adv_t == labels)
         report["attacks"][name] = {
@@ -89,8 +101,14 @@ def compare_backends(
             "asr_torch": asr_t,
             "transfer_ratio": asr_b / asr_t if asr_t and np.isfinite(asr_t) and np.isfinite(asr_b) else float("nan"),
         }
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    report["backend_info"] = target.info
+    return report
+
+
+def flatten_adversarial(report: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`compare_backends` report with at most one adversarial set, its figures
+    (``asr_backend``, ``asr_torch``, ``transfer_ratio``, ...) at the top level (``snnsec deploy``)."""
+    attacks = report.pop("attacks")
+    report.update(attacks.get("adv", {}))
     return report
 
 
@@ -106,9 +124,7 @@ def deploy_report(
     """What ``snnsec deploy`` prints: :func:`compare_backends` with at most one adversarial set,
     its figures (``asr_backend``, ``asr_torch``, ``transfer_ratio``, ...) at the top level."""
     report = compare_backends(model, x, y, {"adv": x_adv} if x_adv is not None else None, backend, seed, **options)
-    attacks = report.pop("attacks")
-    report.update(attacks.get("adv", {}))
-    return report
+    return flatten_adversarial(report)
 
 
 def adversarial_inputs(adv: AdversarialSet, n: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -66,6 +66,13 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def write_report(path: str | os.PathLike[str], result: dict[str, Any]) -> None:
+    """Write ``result`` atomically as the one JSON line ``--json`` prints."""
+    from snnsec.utils.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(_jsonable(result), sort_keys=False) + "\n")
+
+
 def emit(args: argparse.Namespace, result: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
     """Print ``result`` as one JSON object (``--json``) or as human-readable text."""
     if getattr(args, "json", False):

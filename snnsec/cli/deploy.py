@@ -81,20 +81,34 @@ def deploy_command(args: argparse.Namespace) -> int:
 
     from snnsec.data.adversarial import check_for_model, load_adversarial
     from snnsec.utils.io import sha256_file
-    from snnsec.backends.replay import adversarial_inputs, deploy_report
+    from snnsec.backends.replay import adversarial_inputs
     from snnsec.errors import InputError
     from snnsec.models import load_model
 
+    from snnsec.utils import distributed
     from snnsec.utils.device import resolve_device
-    from snnsec.utils.distributed import single_process_only
 
-    single_process_only("deploy")
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be a positive number of samples, got {args.n}")
+    if args.out is not None and args.out.suffix != ".json":
+        raise InputError(f"--out must name a *.json file, got {args.out}")
+    if distributed.launched_world_size() > 1 and args.out is None:
+        raise InputError("deploy across torchrun ranks needs --out FILE.json (its batches go to <out>.partial/ "
+                         "on a filesystem every rank sees)")
+    options: dict[str, Any] = {}
+    if args.backend == "lava-sim":
+        options = {"precision": args.precision, "builder": args.builder, "input_scale": args.input_scale}
+    elif args.precision != "fixed" or args.builder != "auto":
+        raise InputError("--precision and --builder apply to --backend lava-sim only")
+    if args.backend == "loihi2-emu":
+        options = emulator_options(args)
+    elif args.batch_size is not None or args.check_lava is not None:
+        raise InputError("--batch-size and --check-lava apply to --backend loihi2-emu only")
     model = load_model(args.model)
     device = resolve_device(getattr(args, "device", "auto"))
     if device.type != "cpu" and args.backend == "torch":  # the other backends read the CPU weights
         model.to(device)
-    if args.n is not None and args.n < 1:
-        raise InputError(f"--n must be a positive number of samples, got {args.n}")
+    model_sha = sha256_file(args.model)
     x_adv = None
     if args.adv is not None:
         adv = load_adversarial(args.adv)
@@ -102,27 +116,26 @@ def deploy_command(args: argparse.Namespace) -> int:
         if list(x.shape[1:]) != list(model.meta.input_shape):
             raise InputError(f"{args.adv} holds inputs {list(x.shape[1:])} but the model expects {model.meta.input_shape}")
         check_for_model(adv, model.meta, str(args.adv), str(args.model))
-        if adv.meta.get("model_sha256") not in (None, sha256_file(args.model)):
+        if adv.meta.get("model_sha256") not in (None, model_sha):
             logging.getLogger("snnsec").warning("%s was crafted for another model file; reporting transfer to %s",
                                                 args.adv, args.model)
+        index = adv.index[:len(x)]
+        source: dict[str, Any] = {"adv_sha256": sha256_file(args.adv)}
     else:
         from snnsec.data import dataset_for_model
         from snnsec.data.base import sample_indices, stack_samples
 
-        test = dataset_for_model(model.meta, args.dataset, args.data_dir).split("test")
-        x, y = stack_samples(test, sample_indices(len(test), args.n))  # the samples craft --n attacks
-    options: dict[str, Any] = {}
-    if args.backend == "lava-sim":
-        options = {"precision": args.precision, "builder": args.builder, "input_scale": args.input_scale}
-        if args.save_net is not None:
-            options["netx_path"] = args.save_net
-    elif args.precision != "fixed" or args.builder != "auto":
-        raise InputError("--precision and --builder apply to --backend lava-sim only")
-    if args.backend == "loihi2-emu":
-        options = emulator_options(args)
-    elif args.batch_size is not None or args.check_lava is not None:
-        raise InputError("--batch-size and --check-lava apply to --backend loihi2-emu only")
-    report = deploy_report(model, x, y, backend=args.backend, x_adv=x_adv, seed=args.seed, **options)
+        dataset = dataset_for_model(model.meta, args.dataset, args.data_dir)
+        test = dataset.split("test")
+        index = sample_indices(len(test), args.n)  # the samples craft --n attacks
+        x, y = stack_samples(test, index)
+        source = {"dataset": dataset.name}
+    # under torchrun the ranks share the batches through <out>.partial/ and rank 0 writes the report
+    with distributed.session(device):
+        report = deploy_batches(model, x, y, x_adv, index, args, options,
+                                {"model_sha256": model_sha, **source, "n": len(x)})
+        if report is None:  # a rank other than 0
+            return 0
     if args.check_lava is not None:  # the first K of each set through lava-sim too, spike for spike
         import torch
 
@@ -132,8 +145,58 @@ def deploy_command(args: argparse.Namespace) -> int:
     report["model"] = str(args.model)
     if args.adv is not None:
         report["adv"] = str(args.adv)
+    if args.out is not None:
+        from snnsec.cli.common import write_report
+        from snnsec.utils.shards import discard_partial, partial_folder
+
+        write_report(args.out, report)
+        discard_partial(partial_folder(args.out))
     emit(args, report, _human)
     return 0
+
+
+def deploy_batches(model: Any, x: Any, y: Any, x_adv: Any, index: Any, args: argparse.Namespace,
+                   options: dict[str, Any], source: dict[str, Any]) -> dict[str, Any] | None:
+    """The deploy report, its batches shared by torchrun ranks (resumable from ``<out>.partial/``
+    with ``--out``). Returns ``None`` on ranks other than 0."""
+    import tempfile
+
+    from snnsec import __version__
+    from snnsec.backends import get_backend
+    from snnsec.backends.batched import predict_sets
+    from snnsec.backends.replay import backend_figures, flatten_adversarial
+    from snnsec.utils import distributed
+    from snnsec.utils.shards import BatchFolder, partial_folder
+
+    results = {k: v for k, v in options.items() if k not in ("device", "netx_path")}  # what changes labels
+    meta = {"command": "deploy", **source, "backend": args.backend, "options": results,
+            "batch": args.eval_batch_size, "seed": args.seed, "snnsec_version": __version__}
+    folder = BatchFolder(partial_folder(args.out), meta) if args.out is not None else None
+    with tempfile.TemporaryDirectory(prefix="snnsec-deploy-") as tmp:
+        own = dict(options)
+        if args.backend == "onnx":
+            own["path"] = f"{tmp}/model.onnx"  # exported once, then reused by every batch
+        if args.backend == "lava-sim" and args.save_net is not None and distributed.is_main():
+            own["netx_path"] = args.save_net
+        if args.backend == "loihi2-emu":
+            own["show_progress"] = False  # one bar for the whole run, not one per batch
+        impl = get_backend(args.backend, model, **own)
+        reference = get_backend("torch", model)
+        lava = args.backend == "lava-sim"  # each rank streams its whole share through ONE runtime
+        sets = [x] if x_adv is None else [x, x_adv]
+        got = predict_sets(impl, model, sets, batch_size=args.eval_batch_size, seed=args.seed, reference=reference,
+                           index=index, folder=folder, group=None if lava else 1,
+                           desc=None if lava else args.backend)
+    if got is None:
+        return None
+    assert got.reference is not None  # asked for above
+    import numpy as np
+
+    report = backend_figures(args.backend, y, np.concatenate(got.reference), np.concatenate(got.labels),
+                             ["adv"] if x_adv is not None else [])
+    report["seconds"] = round(got.seconds, 2)
+    report["backend_info"] = got.info
+    return flatten_adversarial(report)
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
@@ -154,10 +217,17 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--seed", type=int, default=0, help="seed of Poisson input spikes (shared by all backends)")
     p.add_argument("--input-scale", type=float, default=255.0, help="lava-sim fixed: message per unit of direct input")
     p.add_argument("--save-net", type=Path, default=None, help="lava-sim: keep the NetX file it runs here")
+    p.add_argument("--eval-batch-size", type=int, default=256,
+                   help="samples per batch: the unit torchrun ranks share and a resumed run skips; each batch's "
+                        "Poisson input is drawn from its own seed, derived from (--seed, batch)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="also write the JSON report here (*.json); finished batches wait in <out>.partial/, so a "
+                        "killed run resumes (required under torchrun)")
     add_emulator_options(p)
     from snnsec.utils.device import add_device_option
 
-    add_device_option(p, "; moves the model for --backend torch")
+    add_device_option(p, "; moves the model for --backend torch; under torchrun each rank takes every N-th batch "
+                         "(lava-sim: through one runtime per rank) and rank 0 writes the report")
     add_common_options(p)
     p.set_defaults(func=deploy_command)
     return p

@@ -55,8 +55,16 @@ def robustness_report(
     predictor: Predictor, adv: AdversarialSet, class_names: list[str] | None = None
 ) -> dict[str, Any]:
     """Clean accuracy, robust accuracy and ASR of ``predictor`` on ``adv``, overall and per class."""
-    clean = predictor.predict(adv.x).cpu() == adv.y
-    robust = predictor.predict(adv.x_adv).cpu() == adv.y
+    return report_from_labels(predictor.predict(adv.x), predictor.predict(adv.x_adv), adv, class_names)
+
+
+def report_from_labels(
+    clean_labels: torch.Tensor, adv_labels: torch.Tensor, adv: AdversarialSet, class_names: list[str] | None = None
+) -> dict[str, Any]:
+    """:func:`robustness_report` from predicted labels ``[N]`` of ``adv.x`` and ``adv.x_adv``
+    (computed elsewhere, e.g. batch by batch across torchrun ranks)."""
+    clean = clean_labels.cpu() == adv.y
+    robust = adv_labels.cpu() == adv.y
     report = _figures(clean, robust)
     per_class = []
     for c in sorted(int(v) for v in adv.y.unique()):

@@ -8,7 +8,8 @@ on errors too. Without torchrun (or with one process) everything here is a no-op
 path is the plain single-process one.
 
 Only rank 0 writes result files and prints; the other ranks write only per-batch files whose
-names say which batch they hold, so a run can be resumed by any number of ranks.
+names say which batch they hold, so a run can be resumed by any number of ranks
+(:mod:`snnsec.utils.shards`, used by ``craft``, ``evaluate`` and ``deploy``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,5 @@ def single_process_only(command: str) -> None:
     if launched_world_size() > 1:
         from snnsec.errors import InputError
 
-        raise InputError(f"`snnsec {command}` does not shard across ranks yet (WORLD_SIZE="
-                         f"{launched_world_size()}); run it in one process, or shard the crafting with "
-                         f"`torchrun ... -m snnsec -- craft` and evaluate the file once")
+        raise InputError(f"`snnsec {command}` does not shard across ranks (WORLD_SIZE={launched_world_size()}); "
+                         f"run it in one process")

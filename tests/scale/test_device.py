@@ -74,13 +74,20 @@ def test_auto_falls_back_to_the_cpu_with_the_cpu_bytes(tiny_model: Path, tmp_pat
     assert info["device"] == "cpu" and info["cuda_devices"] == []
 
 
-@pytest.mark.parametrize("command", [["evaluate", "--attack", "rga-fgsm", "--n", "2"], ["deploy", "--backend", "torch"]])
-def test_unsharded_commands_refuse_several_ranks(command: list[str], tiny_model: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("command", "message"), [
+    (["evaluate", "--suite", "reliable", "--n", "2"],
+     "`snnsec evaluate --suite` does not shard across ranks (WORLD_SIZE=2); run it in one process"),
+    (["evaluate", "--attack", "rga-fgsm", "--n", "2"], "evaluate across torchrun ranks needs --out"),
+    (["deploy", "--backend", "torch"], "deploy across torchrun ranks needs --out FILE.json"),
+])
+def test_unsharded_commands_refuse_several_ranks(command: list[str], message: str, tiny_model: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The suite does not shard; evaluate and deploy shard only with --out (their <out>.partial/)."""
     from snnsec.cli.main import main
 
     monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets in each of 2 ranks
     assert main([*command, "--model", str(tiny_model), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"snnsec: error: `snnsec {command[0]}` does not shard across ranks yet (WORLD_SIZE=2)")
+    assert err.startswith(f"snnsec: error: {message}")
     assert len(err.splitlines()) == 1
