@@ -53,3 +53,33 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scale-model") / "tiny.pt"
     save_model(model, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A quarter-width vgg5 at T=2 after 16 Adam steps on 512 MNIST-5k digits (about 4 s): it
+    predicts several classes, so identical reports mean identical per-sample labels."""
+    import torch
+
+    from snnsec.data import get_dataset
+    from snnsec.data.base import sample_indices, stack_samples
+    from snnsec.models import build_model, save_model
+    from snnsec.neurons import NeuronParameters
+
+    torch.manual_seed(0)
+    ds = get_dataset("mnist5k", None)
+    x, y = stack_samples(ds.split("train"), sample_indices(len(ds.split("train")), 512))
+    model = build_model("vgg5", num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=2,
+                        neuron=NeuronParameters(1.0, 0.3, "hard", "triangle", 1.0), encoder="direct", width=0.25,
+                        normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    model.train()
+    for step in range(16):
+        batch = slice(32 * step, 32 * step + 32)
+        loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    path = tmp_path_factory.mktemp("scale-trained") / "trained.pt"
+    save_model(model.eval(), path)
+    return path

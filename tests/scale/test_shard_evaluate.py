@@ -1,0 +1,97 @@
+"""``torchrun -m snnsec evaluate`` shards its batches (crafting, then predictions) across ranks:
+rank 0 prints the single-process report and writes the single-process files, byte for byte, and
+a killed run resumes under another number of ranks to the same bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.scale.conftest import run, snnsec_cmd, torchrun_cmd
+from tests.scale.test_shard_deploy import kill_midway
+
+pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
+
+N, BATCH, EVAL = 48, 3, 7  # 16 crafting batches, 7 prediction batches (the last one short)
+
+
+def attack_args(model: Path, out: Path) -> list[str]:
+    return ["evaluate", "--model", str(model), "--attack", "rga-pgd", "--steps", "3", "--n", str(N),
+            "--batch-size", str(BATCH), "--eval-batch-size", str(EVAL), "--seed", "7", "--device", "cpu",
+            "--out", str(out), "--json", "--quiet"]
+
+
+def only_line(stdout: str) -> str:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"only rank 0 prints, one JSON object: {stdout!r}"
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def reference(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes]:
+    """The single-process report line and adversarial file of ``evaluate --attack``."""
+    out = tmp_path_factory.mktemp("evaluate-ref") / "adv.pt"
+    r = run(snnsec_cmd(*attack_args(trained_tiny, out)), cwd=out.parent)
+    assert r.returncode == 0, r.stderr
+    line = only_line(r.stdout)
+    report = json.loads(line)
+    assert report["n"] == N
+    assert 0 < report["clean_accuracy"] < 1, "the model must predict several classes for the test to mean anything"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["adv.pt"], "partial folder removed"
+    return line, out.read_bytes()
+
+
+def test_attack_under_two_ranks_equals_one_process(trained_tiny: Path, reference: tuple[str, bytes],
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "adv.pt"
+    r = run(torchrun_cmd(2, *attack_args(trained_tiny, out)), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert only_line(r.stdout) == reference[0]
+    assert out.read_bytes() == reference[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt"], "one file, partial folder removed"
+
+
+def test_adversarial_file_under_two_ranks_equals_one_process(trained_tiny: Path, reference: tuple[str, bytes],
+                                                             tmp_path: Path) -> None:
+    adv = tmp_path / "adv.pt"
+    adv.write_bytes(reference[1])
+    reports = {}
+    for ranks in (1, 2):
+        out = tmp_path / f"report-{ranks}.json"
+        args = ["evaluate", "--model", str(trained_tiny), "--adv", str(adv), "--eval-batch-size", str(EVAL),
+                "--seed", "7", "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+        r = run(torchrun_cmd(2, *args) if ranks > 1 else snnsec_cmd(*args), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert only_line(r.stdout) + "\n" == out.read_text(), "--out holds the line --json prints"
+        reports[ranks] = out.read_bytes()
+    assert reports[1] == reports[2]
+    # the same labels as the report evaluate --attack printed (same model, samples and seed)
+    saved, crafted = json.loads(reports[1]), json.loads(reference[0])
+    for key in ("clean_accuracy", "robust_accuracy", "asr", "per_class"):
+        assert saved[key] == crafted[key], key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt", "report-1.json", "report-2.json"]
+
+
+@pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
+def test_killed_evaluate_resumes_under_other_rank_count(trained_tiny: Path, reference: tuple[str, bytes],
+                                                        tmp_path: Path, first: int, second: int) -> None:
+    out = tmp_path / "adv.pt"
+    args = attack_args(trained_tiny, out)
+    launch = (lambda n: torchrun_cmd(n, *args) if n > 1 else snnsec_cmd(*args))
+    done = kill_midway(launch(first), out, N // BATCH)
+    assert done >= 3
+    r = run(launch(second), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert only_line(r.stdout) == reference[0]
+    assert out.read_bytes() == reference[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt"]
+
+
+def test_suite_refuses_several_ranks(trained_tiny: Path, tmp_path: Path) -> None:
+    r = run(torchrun_cmd(2, "evaluate", "--model", str(trained_tiny), "--suite", "reliable", "--n", "2",
+                         "--budget", "6", "--quiet"), cwd=tmp_path)
+    assert r.returncode != 0
+    assert "`snnsec evaluate --suite` does not shard across ranks (WORLD_SIZE=2); run it in one process" in r.stderr
+    assert not list(tmp_path.iterdir())
