@@ -54,6 +54,8 @@ class ModelBackend:
     def predict(self, x: "torch.Tensor", seed: int = 0) -> "Prediction":
         from snnsec.backends.base import Prediction
 
+        if getattr(self.model.encoder, "generator", None) is not None:
+            self.model.encoder.reseed(seed)  # a Poisson encoder with its own generator, as craft does
         labels = self.model.predict(x, self.batch_size, seed).numpy()
         return Prediction(labels, labels.reshape(-1, 1).astype("float64"))
 

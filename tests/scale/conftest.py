@@ -83,3 +83,20 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scale-trained") / "trained.pt"
     save_model(model.eval(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def poisson_tiny(trained_tiny: Path) -> Path:
+    """``trained_tiny``'s weights behind a Poisson encoder at T=4: its labels depend on the seed of
+    each batch's input draws, so a report that depended on the rank would show it."""
+    from snnsec.models import build_model, load_model, save_model
+    from snnsec.neurons import NeuronParameters
+
+    direct = load_model(trained_tiny)
+    model = build_model("vgg5", num_classes=direct.meta.num_classes, input_shape=direct.meta.input_shape, T=4,
+                        neuron=NeuronParameters(1.0, 0.3, "hard", "triangle", 1.0), encoder="poisson", width=0.25,
+                        dataset=direct.meta.dataset, class_names=direct.meta.class_names)
+    model.load_state_dict(direct.state_dict())
+    path = trained_tiny.with_name("poisson.pt")
+    save_model(model.eval(), path)
+    return path

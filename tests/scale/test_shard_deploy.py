@@ -127,6 +127,20 @@ def test_two_ranks_report_what_one_process_reports(trained_tiny: Path, adv_file:
         assert json.loads(one)["backend_info"]["steps"] == json.loads(two)["backend_info"]["steps"] == 2 * N_ADV * 2
 
 
+def test_poisson_draws_follow_the_batch_not_the_rank(poisson_tiny: Path, adv_file: Path, tmp_path: Path) -> None:
+    """Each batch's Poisson input comes from the seed of its number: the same report on any number
+    of ranks, and another --seed draws other spikes (so the comparison can fail)."""
+    one, two = _one_and_two_ranks(poisson_tiny, "loihi2-emu", adv_file, tmp_path)
+    assert json.dumps(without_run_specific(two)) == json.dumps(without_run_specific(one))
+    other = tmp_path / "other-seed.json"
+    args = deploy_args(poisson_tiny, "loihi2-emu", other, "--adv", str(adv_file))
+    args[args.index("--seed") + 1] = "4"
+    r = run(snnsec_cmd(*args), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    figures = ("clean_accuracy", "torch_clean_accuracy", "agreement", "adv_accuracy", "torch_adv_accuracy", "adv_agreement")
+    assert [json.loads(one)[k] for k in figures] != [json.loads(other.read_text())[k] for k in figures]
+
+
 @pytest.mark.lava
 def test_lava_sim_one_runtime_per_rank_reports_what_one_runtime_reports(trained_tiny: Path, adv_file: Path,
                                                                         tmp_path: Path) -> None:

@@ -74,6 +74,24 @@ def test_adversarial_file_under_two_ranks_equals_one_process(trained_tiny: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt", "report-1.json", "report-2.json"]
 
 
+def test_poisson_model_under_two_ranks_equals_one_process(poisson_tiny: Path, reference: tuple[str, bytes],
+                                                           tmp_path: Path) -> None:
+    """Each prediction batch draws its Poisson input from the seed of its number, not of its rank
+    (and another --seed gives other labels, so the comparison can fail)."""
+    adv = tmp_path / "adv.pt"
+    adv.write_bytes(reference[1])
+    reports = {}
+    for ranks, seed in ((1, "7"), (2, "7"), (1, "8")):
+        out = tmp_path / f"report-{ranks}-{seed}.json"
+        args = ["evaluate", "--model", str(poisson_tiny), "--adv", str(adv), "--eval-batch-size", str(EVAL),
+                "--seed", seed, "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+        r = run(torchrun_cmd(2, *args) if ranks > 1 else snnsec_cmd(*args), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        reports[ranks, seed] = out.read_bytes()
+    assert reports[1, "7"] == reports[2, "7"]
+    assert json.loads(reports[1, "7"])["per_class"] != json.loads(reports[1, "8"])["per_class"]
+
+
 @pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
 def test_killed_evaluate_resumes_under_other_rank_count(trained_tiny: Path, reference: tuple[str, bytes],
                                                         tmp_path: Path, first: int, second: int) -> None:
