@@ -26,11 +26,16 @@ $(STAMP): $(SETUP_INPUTS)
 demo: $(STAMP)
 	$(PY) -m snnsec demo
 
+# pytest-xdist: one worker per core (tests/conftest.py gives each worker its share of torch
+# threads and trains the shared demo model once for all workers). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
+PYTEST_PAR := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal)
+
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PAR)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(PYTEST_PAR) -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/attack_step.py

@@ -8,14 +8,40 @@ import pytest
 import torch
 
 os.environ.setdefault("SNNSEC_PROGRESS", "0")
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# Under pytest-xdist (`make test` runs `-n auto`) each worker gets its share of the cores, so the
+# workers do not oversubscribe them; alone, a test process uses up to 2 threads.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS, torch.get_num_threads())))
 
 
 @pytest.fixture(scope="session")
 def demo_training(tmp_path_factory: pytest.TempPathFactory):
-    """The demo's vgg5, trained ONCE per test session through `snnsec train` with the demo's seeded
+    """The demo's vgg5, trained ONCE per test run through `snnsec train` with the demo's seeded
     recipe (about 20 s on 2 cores), written where `snnsec demo` looks for its cached model.
-    Returns ``(path, the command's JSON result)``; CLI training tests assert on that result."""
+    Returns ``(path, the command's JSON result)``; CLI training tests assert on that result.
+
+    Under pytest-xdist the workers share one copy: the first to need it trains it under a file
+    lock in the run's common temporary folder, the others wait for it and read its result."""
+    import json
+
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "demo-training"
+        shared.mkdir(exist_ok=True)
+        done = shared / "result.json"
+        with FileLock(str(shared / "lock")):
+            if not done.is_file():
+                path, result = _train_demo(shared / "cache")
+                done.write_text(json.dumps({"path": str(path), "result": result}))
+        got = json.loads(done.read_text())
+        from pathlib import Path
+
+        return Path(got["path"]), got["result"]
+    return _train_demo(tmp_path_factory.mktemp("snnsec-cache"))
+
+
+def _train_demo(cache):
     import contextlib
     import io
     import json
@@ -23,7 +49,7 @@ def demo_training(tmp_path_factory: pytest.TempPathFactory):
     from snnsec import demo
     from snnsec.cli.main import main
 
-    cache = tmp_path_factory.mktemp("snnsec-cache")
+    cache.mkdir(parents=True, exist_ok=True)
     old = os.environ.get("SNNSEC_CACHE_DIR")
     os.environ["SNNSEC_CACHE_DIR"] = str(cache)
     try:
