@@ -66,9 +66,35 @@ def end_children(timeout: float = 2.0) -> None:
             multiprocessing.Process.join(child, timeout)
 
 
+def _stray_children() -> list[int]:
+    """Live direct children of this process that ``multiprocessing`` does not list (Linux /proc).
+
+    A signal that lands inside ``Process.start()`` after the fork, but before the parent records
+    the child, leaves a worker that ``active_children()`` misses. Multiprocessing's resource
+    tracker is left out: it leaves by itself once every holder of its pipe is gone, and it is the
+    process that unlinks the shared memory the workers used."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(getattr(resource_tracker, "_resource_tracker", None), "_pid", None)
+    me, found = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in (me, tracker):
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == me and fields[0] != "Z":
+                    found.append(int(entry))
+    return found
+
+
 def force_exit() -> None:
     """The second signal: end the children and leave now, skipping the rest of the cleanup."""
     end_children(timeout=1.0)
+    for pid in _stray_children():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     os._exit(exit_code())
 
 
