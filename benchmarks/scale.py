@@ -14,6 +14,10 @@
    function (triangle surrogate, hard reset through ``u * (1 - s)``). Both models hold the same
    weights; steps alternate (median). A CUDA row is added when torch sees a GPU.
 
+3. **deploy on lava-sim** (``--deploy`` or ``--only deploy``): ``snnsec deploy --backend lava-sim``
+   in one process (one Lava runtime) against 2 torchrun ranks (one runtime each), alternating;
+   every 2-rank report is checked equal to the 1-rank report apart from its run-specific fields.
+
 Run: ``python benchmarks/scale.py [--json] [--repeats 3] [--n 96] [--width 1.0]``.
 """
 
@@ -54,6 +58,11 @@ def _tiny_model(path: Path, width: float) -> None:
 def _craft_once(ranks: int, model: Path, out: Path, n: int, batch: int) -> dict[str, Any]:
     args = ["craft", "--model", str(model), "--attack", "rga-pgd", "--steps", "5", "--n", str(n),
             "--batch-size", str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+    return _snnsec_once(ranks, args, out)
+
+
+def _snnsec_once(ranks: int, args: list[str], out: Path) -> dict[str, Any]:
+    """Run ``snnsec *args`` in 1 process or under torchrun with ``ranks``, one thread per rank."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SNNSEC_PROGRESS": "0", "PYTHONPATH": str(ROOT)}
     if ranks == 1:
         cmd = [sys.executable, "-m", "snnsec", *args]
@@ -66,7 +75,7 @@ def _craft_once(ranks: int, model: Path, out: Path, n: int, batch: int) -> dict[
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} ... failed:\n{r.stderr[-2000:]}")
     result = json.loads([line for line in r.stdout.splitlines() if line.strip()][-1])
-    return {"seconds": result["seconds"], "wall": wall, "bytes": out.read_bytes()}
+    return {"seconds": result["seconds"], "wall": wall, "bytes": out.read_bytes(), "result": result}
 
 
 def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
@@ -99,6 +108,49 @@ def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]
         "speedup": s1 / s2,
         "speedup_best": min(times[1]) / min(times[2]),  # best-of-repeats: least disturbed by other load
         "byte_identical": identical,
+    }
+
+
+# -- 3. deploy on lava-sim (optional: --deploy) ---------------------------------------------------
+def deploy_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
+    """``snnsec deploy --backend lava-sim`` in one process (one Lava runtime) against 2 torchrun
+    ranks (one runtime each, on half the batches), alternating; the report's ``seconds`` is rank
+    0's wall time of the predictions (waiting for the other rank included), start-up excluded."""
+    from snnsec.backends.batched import RUN_SPECIFIC_INFO
+
+    def comparable(report: dict[str, Any]) -> str:
+        report = {k: v for k, v in report.items() if k != "seconds"}
+        report["backend_info"] = {k: v for k, v in report["backend_info"].items() if k not in RUN_SPECIFIC_INFO}
+        return json.dumps(report)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model = folder / "model.pt"
+        _tiny_model(model, width)
+        times: dict[int, list[float]] = {1: [], 2: []}
+        walls: dict[int, list[float]] = {1: [], 2: []}
+        reference: str | None = None
+        identical = True
+        for _ in range(repeats):
+            for ranks in (1, 2):
+                out = folder / f"deploy-{ranks}.json"
+                args = ["deploy", "--model", str(model), "--backend", "lava-sim", "--n", str(n), "--eval-batch-size",
+                        str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+                got = _snnsec_once(ranks, args, out)
+                out.unlink()
+                times[ranks].append(got["seconds"])
+                walls[ranks].append(got["wall"])
+                reference = reference if reference is not None else comparable(got["result"])
+                identical &= comparable(got["result"]) == reference
+    s1, s2 = statistics.median(times[1]), statistics.median(times[2])
+    return {
+        "setup": f"deploy lava-sim fixed point, vgg5 width {width}, T=4, n={n} clean MNIST-5k digits, batch {batch}, "
+                 "CPU, 1 thread per rank, one Lava runtime per rank",
+        "rows": [{"ranks": r, "threads_per_rank": 1, "seconds": s, "samples_per_s": n / s,
+                  "wall_s": statistics.median(walls[r]), "all_seconds": times[r]} for r, s in ((1, s1), (2, s2))],
+        "speedup": s1 / s2,
+        "speedup_best": min(times[1]) / min(times[2]),
+        "identical_reports": identical,  # apart from seconds, samples/s and lava-sim's steps
     }
 
 
@@ -217,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=8, help="craft batch size")
     p.add_argument("--craft-width", type=float, default=0.5, help="vgg5 width for the craft rows")
     p.add_argument("--width", type=float, default=1.0, help="vgg11 width for the training-step rows")
-    p.add_argument("--only", choices=("craft", "train"), default=None, help="run one part only")
+    p.add_argument("--only", choices=("craft", "train", "deploy"), default=None, help="run one part only")
+    p.add_argument("--deploy", action="store_true", help="add the deploy rows (lava-sim, 1 rank against 2)")
+    p.add_argument("--deploy-n", type=int, default=96, help="samples for the deploy rows")
+    p.add_argument("--deploy-batch", type=int, default=16, help="deploy --eval-batch-size")
     args = p.parse_args(argv)
     os.environ.setdefault("SNNSEC_PROGRESS", "0")
     sys.path.insert(0, str(ROOT))
@@ -225,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "cuda_devices": torch.cuda.device_count()}}
     if args.only in (None, "craft"):
         result["craft"] = craft_rows(args.n, args.batch, args.craft_width, args.repeats)
+    if args.only == "deploy" or (args.only is None and args.deploy):
+        result["deploy"] = deploy_rows(args.deploy_n, args.deploy_batch, args.craft_width, args.repeats)
     if args.only in (None, "train"):
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         result["train_step"] = train_step_rows(args.width, args.repeats, devices)
@@ -239,6 +296,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['ranks']:>5}  {r['threads_per_rank']:>12}  {r['seconds']:>7.2f}  {r['samples_per_s']:>9.2f}  {r['wall_s']:>6.1f}")
         print(f"speedup 2 ranks / 1 rank: {c['speedup']:.2f}x (median), {c['speedup_best']:.2f}x (best of each); "
               f"byte-identical files: {c['byte_identical']}")
+    if "deploy" in result:
+        d = result["deploy"]
+        print(f"\ndeploy ({d['setup']})")
+        print("ranks  threads/rank  seconds  samples/s  wall s")
+        for r in d["rows"]:
+            print(f"{r['ranks']:>5}  {r['threads_per_rank']:>12}  {r['seconds']:>7.2f}  {r['samples_per_s']:>9.2f}  {r['wall_s']:>6.1f}")
+        print(f"speedup 2 ranks / 1 rank: {d['speedup']:.2f}x (median), {d['speedup_best']:.2f}x (best of each); "
+              f"identical reports: {d['identical_reports']}")
     if "train_step" in result:
         t = result["train_step"]
         print(f"\ntraining step ({t['setup']})")
