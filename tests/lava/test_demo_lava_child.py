@@ -1,0 +1,85 @@
+"""The demo's lava-sim cross-check runs in a child process: its result, its reuse, and its stop."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.lava, pytest.mark.slow]
+
+
+def _model_file(tmp_path: Path) -> Path:
+    from snnsec.models import save_model
+
+    from tests.lava.tiny_models import tiny_vgg
+
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_vgg(encoder="direct", T=4), path)
+    return path
+
+
+def _steps(path: Path, n: int):
+    import torch
+
+    from snnsec.backends.base import input_steps
+    from snnsec.models import load_model
+
+    model = load_model(path)
+    x = torch.rand((n, 1, 8, 8), generator=torch.Generator().manual_seed(3))
+    return input_steps(model, x, 0)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if text in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def test_child_compares_lava_with_the_emulator_and_its_result_is_reused(tmp_path) -> None:
+    from snnsec.demo import LavaCheck
+
+    path = _model_file(tmp_path)
+    steps = _steps(path, 5)
+    check = LavaCheck(path, steps, tmp_path, "fixed")
+    assert check.proc is not None and not check.reused
+    result = check.result()
+    assert result["spikes_identical"] is True and result["first_difference"] is None
+    assert len(result["lava_labels"]) == 5 and result["lava_labels"] == result["emulator_labels"]
+    assert result["lava_info"]["backend"] == "lava-sim" and result["lava_info"]["steps"] >= 5 * 4
+    assert not check.steps_path.exists()
+    again = LavaCheck(path, steps, tmp_path, "fixed")  # same model and inputs: no Lava run at all
+    assert again.proc is None and again.result()["reused"] is True
+    steps[0, 0, 0, 0, 0] = 1.0 - steps[0, 0, 0, 0, 0]  # other inputs: a new run
+    other = LavaCheck(path, steps, tmp_path, "fixed")
+    try:
+        assert other.proc is not None and not other.reused
+    finally:
+        other.close()
+
+
+def test_closing_a_running_check_stops_the_child_and_lavas_workers(tmp_path) -> None:
+    from snnsec.demo import LavaCheck
+
+    path = _model_file(tmp_path)
+    check = LavaCheck(path, _steps(path, 3000), tmp_path, "fixed")
+    marker = str(check.steps_path)
+    time.sleep(8)  # the child imports, compiles and forks Lava's workers
+    assert check.proc is not None and check.proc.poll() is None, "the check ended before it could be stopped"
+    assert len(_processes_mentioning(marker)) > 1  # the child and its forked Lava workers
+    started = time.monotonic()
+    check.close()
+    assert time.monotonic() - started < 30
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(marker) == []
+    assert not check.steps_path.exists() and not (tmp_path / "lava-check.json").exists()
