@@ -14,8 +14,9 @@
    function (triangle surrogate, hard reset through ``u * (1 - s)``). Both models hold the same
    weights; steps alternate (median). A CUDA row is added when torch sees a GPU.
 
-3. **deploy on lava-sim** (``--deploy`` or ``--only deploy``): ``snnsec deploy --backend lava-sim``
-   in one process (one Lava runtime) against 2 torchrun ranks (one runtime each), alternating;
+3. **deploy on lava-sim** (``--deploy`` or ``--only deploy``; ``--deploy-backend loihi2-emu``
+   for the emulator): ``snnsec deploy`` in one process (one Lava runtime) against 2 torchrun
+   ranks (one runtime each), alternating;
    every 2-rank report is checked equal to the 1-rank report apart from its run-specific fields.
 
 Run: ``python benchmarks/scale.py [--json] [--repeats 3] [--n 96] [--width 1.0]``.
@@ -112,10 +113,11 @@ def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]
 
 
 # -- 3. deploy on lava-sim (optional: --deploy) ---------------------------------------------------
-def deploy_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
-    """``snnsec deploy --backend lava-sim`` in one process (one Lava runtime) against 2 torchrun
-    ranks (one runtime each, on half the batches), alternating; the report's ``seconds`` is rank
-    0's wall time of the predictions (waiting for the other rank included), start-up excluded."""
+def deploy_rows(n: int, batch: int, width: float, repeats: int, backend: str = "lava-sim") -> dict[str, Any]:
+    """``snnsec deploy --backend lava-sim`` (or loihi2-emu) in one process (one Lava runtime)
+    against 2 torchrun ranks (one runtime each, on half the batches), alternating; the report's
+    ``seconds`` is rank 0's wall time of the predictions (waiting for the other rank included),
+    start-up excluded."""
     from snnsec.backends.batched import RUN_SPECIFIC_INFO
 
     def comparable(report: dict[str, Any]) -> str:
@@ -134,7 +136,7 @@ def deploy_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any
         for _ in range(repeats):
             for ranks in (1, 2):
                 out = folder / f"deploy-{ranks}.json"
-                args = ["deploy", "--model", str(model), "--backend", "lava-sim", "--n", str(n), "--eval-batch-size",
+                args = ["deploy", "--model", str(model), "--backend", backend, "--n", str(n), "--eval-batch-size",
                         str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
                 got = _snnsec_once(ranks, args, out)
                 out.unlink()
@@ -144,8 +146,8 @@ def deploy_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any
                 identical &= comparable(got["result"]) == reference
     s1, s2 = statistics.median(times[1]), statistics.median(times[2])
     return {
-        "setup": f"deploy lava-sim fixed point, vgg5 width {width}, T=4, n={n} clean MNIST-5k digits, batch {batch}, "
-                 "CPU, 1 thread per rank, one Lava runtime per rank",
+        "setup": f"deploy {backend} (fixed point), vgg5 width {width}, T=4, n={n} clean MNIST-5k digits, batch {batch}, "
+                 "CPU, 1 thread per rank" + (", one Lava runtime per rank" if backend == "lava-sim" else ""),
         "rows": [{"ranks": r, "threads_per_rank": 1, "seconds": s, "samples_per_s": n / s,
                   "wall_s": statistics.median(walls[r]), "all_seconds": times[r]} for r, s in ((1, s1), (2, s2))],
         "speedup": s1 / s2,
@@ -273,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deploy", action="store_true", help="add the deploy rows (lava-sim, 1 rank against 2)")
     p.add_argument("--deploy-n", type=int, default=96, help="samples for the deploy rows")
     p.add_argument("--deploy-batch", type=int, default=16, help="deploy --eval-batch-size")
+    p.add_argument("--deploy-backend", choices=("lava-sim", "loihi2-emu"), default="lava-sim",
+                   help="backend of the deploy rows")
     args = p.parse_args(argv)
     os.environ.setdefault("SNNSEC_PROGRESS", "0")
     sys.path.insert(0, str(ROOT))
@@ -281,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "craft"):
         result["craft"] = craft_rows(args.n, args.batch, args.craft_width, args.repeats)
     if args.only == "deploy" or (args.only is None and args.deploy):
-        result["deploy"] = deploy_rows(args.deploy_n, args.deploy_batch, args.craft_width, args.repeats)
+        result["deploy"] = deploy_rows(args.deploy_n, args.deploy_batch, args.craft_width, args.repeats,
+                                       args.deploy_backend)
     if args.only in (None, "train"):
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         result["train_step"] = train_step_rows(args.width, args.repeats, devices)
