@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +80,36 @@ def _snnsec_once(ranks: int, args: list[str], out: Path) -> dict[str, Any]:
     return {"seconds": result["seconds"], "wall": wall, "bytes": out.read_bytes(), "result": result}
 
 
-def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
+def _alternate(width: float, repeats: int, once: Callable[[Path, int], dict[str, Any]]
+               ) -> tuple[dict[int, list[float]], dict[int, list[float]], bool]:
+    """``once(model, ranks)`` for 1 and 2 ranks in turn, ``repeats`` times, on one tiny model.
+    ``once`` returns ``seconds``, ``wall`` and ``same`` (what every run must reproduce). Returns
+    the seconds and wall times per rank count, and whether every ``same`` was equal."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = folder / "model.pt"
+        model = Path(tmp) / "model.pt"
         _tiny_model(model, width)
         times: dict[int, list[float]] = {1: [], 2: []}
         walls: dict[int, list[float]] = {1: [], 2: []}
-        reference: bytes | None = None
+        reference: Any = None
         identical = True
         for _ in range(repeats):
             for ranks in (1, 2):
-                out = folder / f"adv-{ranks}.pt"
-                got = _craft_once(ranks, model, out, n, batch)
-                out.unlink()
+                got = once(model, ranks)
                 times[ranks].append(got["seconds"])
                 walls[ranks].append(got["wall"])
-                reference = reference if reference is not None else got["bytes"]
-                identical &= got["bytes"] == reference
+                reference = got["same"] if reference is None else reference
+                identical &= got["same"] == reference
+    return times, walls, identical
+
+
+def craft_rows(n: int, batch: int, width: float, repeats: int) -> dict[str, Any]:
+    def once(model: Path, ranks: int) -> dict[str, Any]:
+        out = model.parent / f"adv-{ranks}.pt"
+        got = _craft_once(ranks, model, out, n, batch)
+        out.unlink()
+        return {**got, "same": got["bytes"]}
+
+    times, walls, identical = _alternate(width, repeats, once)
     s1, s2 = statistics.median(times[1]), statistics.median(times[2])
     return {
         "setup": f"vgg5 width {width}, T=4, rga-pgd 5 steps, n={n}, batch {batch}, MNIST-5k, CPU, 1 thread per rank",
@@ -125,25 +138,15 @@ def deploy_rows(n: int, batch: int, width: float, repeats: int, backend: str = "
         report["backend_info"] = {k: v for k, v in report["backend_info"].items() if k not in RUN_SPECIFIC_INFO}
         return json.dumps(report)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = folder / "model.pt"
-        _tiny_model(model, width)
-        times: dict[int, list[float]] = {1: [], 2: []}
-        walls: dict[int, list[float]] = {1: [], 2: []}
-        reference: str | None = None
-        identical = True
-        for _ in range(repeats):
-            for ranks in (1, 2):
-                out = folder / f"deploy-{ranks}.json"
-                args = ["deploy", "--model", str(model), "--backend", backend, "--n", str(n), "--eval-batch-size",
-                        str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
-                got = _snnsec_once(ranks, args, out)
-                out.unlink()
-                times[ranks].append(got["seconds"])
-                walls[ranks].append(got["wall"])
-                reference = reference if reference is not None else comparable(got["result"])
-                identical &= comparable(got["result"]) == reference
+    def once(model: Path, ranks: int) -> dict[str, Any]:
+        out = model.parent / f"deploy-{ranks}.json"
+        args = ["deploy", "--model", str(model), "--backend", backend, "--n", str(n), "--eval-batch-size",
+                str(batch), "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+        got = _snnsec_once(ranks, args, out)
+        out.unlink()
+        return {**got, "same": comparable(got["result"])}
+
+    times, walls, identical = _alternate(width, repeats, once)
     s1, s2 = statistics.median(times[1]), statistics.median(times[2])
     return {
         "setup": f"deploy {backend} (fixed point), vgg5 width {width}, T=4, n={n} clean MNIST-5k digits, batch {batch}, "
@@ -293,22 +296,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
-    if "craft" in result:
-        c = result["craft"]
-        print(f"craft throughput ({c['setup']})")
+    for part, title, same in (("craft", "craft throughput", "byte-identical files"), ("deploy", "\ndeploy", "identical reports")):
+        if part not in result:
+            continue
+        c = result[part]
+        print(f"{title} ({c['setup']})")
         print("ranks  threads/rank  seconds  samples/s  wall s")
         for r in c["rows"]:
             print(f"{r['ranks']:>5}  {r['threads_per_rank']:>12}  {r['seconds']:>7.2f}  {r['samples_per_s']:>9.2f}  {r['wall_s']:>6.1f}")
         print(f"speedup 2 ranks / 1 rank: {c['speedup']:.2f}x (median), {c['speedup_best']:.2f}x (best of each); "
-              f"byte-identical files: {c['byte_identical']}")
-    if "deploy" in result:
-        d = result["deploy"]
-        print(f"\ndeploy ({d['setup']})")
-        print("ranks  threads/rank  seconds  samples/s  wall s")
-        for r in d["rows"]:
-            print(f"{r['ranks']:>5}  {r['threads_per_rank']:>12}  {r['seconds']:>7.2f}  {r['samples_per_s']:>9.2f}  {r['wall_s']:>6.1f}")
-        print(f"speedup 2 ranks / 1 rank: {d['speedup']:.2f}x (median), {d['speedup_best']:.2f}x (best of each); "
-              f"identical reports: {d['identical_reports']}")
+              f"{same}: {c['byte_identical' if part == 'craft' else 'identical_reports']}")
     if "train_step" in result:
         t = result["train_step"]
         print(f"\ntraining step ({t['setup']})")
