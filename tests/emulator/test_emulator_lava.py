@@ -48,27 +48,8 @@ def test_emulator_is_identical_to_lava_sim_fixed_point(case):
     assert fired > 100
 
 
-@pytest.mark.slow
-def test_demo_model_predictions_equal_the_reference_on_all_test_digits_and_lava_on_200(demo_model, mnist_test):
-    """The demo vgg5: 1,000 test digits on the emulator vs simulate_fixed, 200 vs lava-sim."""
-    from snnsec.backends.lava_sim import LavaSimBackend
-    from snnsec.backends.loihi2_emu import Loihi2EmuBackend
-    from snnsec.data.base import sample_indices, stack_samples
-    from snnsec.export.reference import simulate_fixed
-
-    x, _ = stack_samples(mnist_test, sample_indices(len(mnist_test), 1000))
-    assert len(x) == 1000
-    emu = Loihi2EmuBackend(demo_model, device="cpu", show_progress=False)
-    steps = input_steps(demo_model, x, seed=0)
-    pred, _ = emu.run_steps(steps)
-    fixed = emu.fixed
-    ref_labels = np.concatenate([
-        simulate_fixed(fixed, np.swapaxes(fixed.messages(steps[i:i + 100]), 0, 1)).readout[-1].argmax(1)
-        for i in range(0, 1000, 100)])
-    np.testing.assert_array_equal(pred.labels, ref_labels)
-    lava_pred, _ = LavaSimBackend(demo_model, show_progress=False).run_steps(steps[:200])
-    np.testing.assert_array_equal(pred.labels[:200], lava_pred.labels)
-    np.testing.assert_array_equal(pred.scores[:200], lava_pred.scores)
+# The demo vgg5 against simulate_fixed (1,000 digits) and lava-sim (400): tests/lava/test_lava_demo_model.py,
+# which shares one Lava run of those digits with the torch-vs-Lava transfer test.
 
 
 def test_check_lava_finds_no_difference_and_names_the_first_one_it_is_shown():

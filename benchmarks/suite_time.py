@@ -1,0 +1,102 @@
+"""`make test` now against `make test` at an older commit, on this machine, in one run.
+
+Issue 8 asks for a test suite that is faster than before, measured on the same machine. This
+script runs both suites one after the other (never at the same time: the new suite uses every
+core through pytest-xdist) with the repository's one ``.venv``:
+
+- **old**: the suite of ``--old-rev`` (default ``b4f1d44``, the last commit before the redesign),
+  checked out into a temporary ``git worktree`` and run the way its Makefile ran it
+  (``pytest -q``, one process), with ``PYTHONPATH`` pointing at that checkout so it tests its
+  own ``snnsec``;
+- **new**: this checkout's suite the way ``make test`` runs it now (``pytest -q -n auto --dist
+  worksteal``); ``--new-serial`` adds a row for the same suite in one process.
+
+Each row reports wall seconds, tests passed/failed/skipped, seconds per test and the ratio to the
+old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
+caches). Both suites train their own models from scratch; nothing is cached between them except
+the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
+
+Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--only-new]``.
+It takes as long as both suites (about 6 + 6 minutes on 2 idle cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|deselected)")
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    tail = (proc.stdout.strip().splitlines() or [""])[-1]
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    for num, kind in SUMMARY.findall(tail):
+        counts[{"errors": "error"}.get(kind, kind)] = int(num)
+    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "exit": proc.returncode, "summary": tail, **counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--old-rev", default="b4f1d44", help="commit whose suite is the baseline")
+    p.add_argument("--order", choices=("old-first", "new-first"), default="old-first")
+    p.add_argument("--new-serial", action="store_true", help="also run the new suite in one process")
+    p.add_argument("--only-new", action="store_true", help="skip the old suite")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+
+    py = sys.executable
+    env = dict(os.environ, SNNSEC_PROGRESS="0")
+    env.pop("PYTHONPATH", None)
+    rows: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="snnsec-old-suite-") as tmp:
+        old_dir = Path(tmp) / "old"
+        if not args.only_new:
+            subprocess.run(["git", "worktree", "add", "--detach", str(old_dir), args.old_rev], cwd=REPO,
+                           check=True, capture_output=True)
+        try:
+            plan = [("new", [py, "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal"], REPO, env)]
+            if args.new_serial:
+                plan.append(("new, one process", [py, "-m", "pytest", "-q"], REPO, env))
+            if not args.only_new:
+                old = (f"old ({args.old_rev})", [py, "-m", "pytest", "-q"], old_dir, dict(env, PYTHONPATH=str(old_dir)))
+                plan = [old, *plan] if args.order == "old-first" else [*plan, old]
+            for k, (name, cmd, cwd, e) in enumerate(plan):
+                e = dict(e, SNNSEC_CACHE_DIR=str(Path(tmp) / f"cache-{k}"))  # no model cached from before
+                print(f"running the {name} suite ...", file=sys.stderr, flush=True)
+                rows[name] = _run(cmd, cwd, e)
+                print(f"  {rows[name]['summary']} ({rows[name]['wall_s']} s wall)", file=sys.stderr, flush=True)
+        finally:
+            if not args.only_new:
+                subprocess.run(["git", "worktree", "remove", "--force", str(old_dir)], cwd=REPO, capture_output=True)
+    base = next((r["wall_s"] for k, r in rows.items() if k.startswith("old")), None)
+    for r in rows.values():
+        tests = r["passed"] + r["failed"]
+        r["s_per_test"] = round(r["wall_s"] / tests, 3) if tests else None
+        r["vs_old"] = round(r["wall_s"] / base, 3) if base else None
+    result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}, "rows": rows}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"test suites on {os.cpu_count()} cores, one after the other")
+    print(f"{'suite':<22} {'wall s':>8} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
+    for name, r in rows.items():
+        print(f"{name:<22} {r['wall_s']:>8.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
+              f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
