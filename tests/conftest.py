@@ -104,3 +104,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if TRAINED & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # Modules with slow tests run first (each module's own order kept), so that under pytest-xdist
+    # the long tests start early and the short ones fill the gaps, instead of one worker finishing
+    # a long test alone at the end.
+    slow_modules = {item.module.__name__ for item in items
+                    if getattr(item, "module", None) is not None and item.get_closest_marker("slow")}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") not in slow_modules)
