@@ -150,13 +150,13 @@ class LavaCheck:
     """The lava-sim cross-check, running in a child process while the parent works.
 
     The child (:func:`lava_check_main`) runs the input steps through lava-sim in one runtime
-    and through ``loihi2-emu``, compares every spike and readout, and writes ``lava-check.json``
-    atomically. A result whose key (model file, input steps, precision, versions) matches is
-    reused without starting Lava. The child stops (its Lava runtime and workers included) when
+    and through ``loihi2-emu``, compares them and writes ``lava-check.json`` atomically. A result
+    whose key (model file, input steps, precision, spikes, versions) matches is reused without
+    starting Lava. The child stops (its Lava runtime and workers included) when
     the parent closes its stdin, which also happens when the parent dies.
     """
 
-    def __init__(self, model_path: Path, steps: Any, out_dir: Path, precision: str) -> None:
+    def __init__(self, model_path: Path, steps: Any, out_dir: Path, precision: str, spikes: bool = False) -> None:
         from snnsec.utils.io import sha256_file
 
         self.out_dir = out_dir
@@ -164,7 +164,7 @@ class LavaCheck:
         self.steps_path = out_dir / "lava-check-input.npy"
         self.log_path = out_dir / "lava-check.log"
         self.samples = int(len(steps))
-        self.key = _check_key(sha256_file(model_path), steps, precision)
+        self.key = _check_key(sha256_file(model_path), steps, f"{precision}|spikes={int(spikes)}")
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = time.perf_counter()
         self.reused = self._load() is not None
@@ -182,7 +182,7 @@ class LavaCheck:
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, str(model_path), str(self.steps_path), str(self.result_path),
-                 precision, self.key],
+                 precision, str(int(spikes)), self.key],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=env)
         log.info("lava-sim cross-check of %d samples started (pid %d; log %s)", self.samples, self.proc.pid,
                  self.log_path)
@@ -230,23 +230,29 @@ class LavaCheck:
         self.steps_path.unlink(missing_ok=True)
 
 
-def _check_key(model_sha: str, steps: Any, precision: str) -> str:
+def _check_key(model_sha: str, steps: Any, options: str) -> str:
     import numpy as np
 
     from snnsec import __version__
 
-    h = hashlib.sha256(f"{model_sha}|{precision}|{__version__}|{steps.dtype}|{steps.shape}|".encode())
+    h = hashlib.sha256(f"{model_sha}|{options}|{__version__}|{steps.dtype}|{steps.shape}|".encode())
     h.update(np.ascontiguousarray(steps).tobytes())
     return h.hexdigest()
 
 
 def lava_check_main(argv: list[str]) -> int:
-    """Child of :class:`LavaCheck`: ``MODEL STEPS RESULT PRECISION KEY``.
+    """Child of :class:`LavaCheck`: ``MODEL STEPS RESULT PRECISION SPIKES KEY``.
 
     Runs the input steps ``[N, T, ...]`` through lava-sim (one runtime) and loihi2-emu, and writes
-    both backends' labels, lava-sim's info and, in fixed point, the first differing spike or
-    readout (:func:`snnsec.backends.loihi2_emu.first_difference`) to RESULT (JSON, atomically).
-    Closing its stdin stops it as SIGINT does: the Lava runtime stops and its workers end.
+    both backends' labels, lava-sim's info and, in fixed point, the first difference
+    (:func:`snnsec.backends.loihi2_emu.first_difference`) to RESULT (JSON, atomically).
+
+    Fixed point compares every sample's readout ``v`` (integers) and, with SPIKES = 1, every
+    layer's spikes at every step. Recording spikes costs Lava one sink process per layer, which
+    made it 4-9x slower here, so by default spikes are recorded only to locate a difference: the
+    first sample whose readout differs runs again, alone, with spikes, and the first differing
+    layer and step are named. Closing its stdin stops it as SIGINT does: the Lava runtime stops
+    and its workers end.
     """
     import threading
 
@@ -258,7 +264,7 @@ def lava_check_main(argv: list[str]) -> int:
     from snnsec.models import load_model
     from snnsec.utils.io import atomic_write_json
 
-    model_path, steps_path, result_path, precision, key = argv
+    model_path, steps_path, result_path, precision, spikes, key = argv
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # Lava forks its workers, and a forked child's multiprocessing bootstrap closes sys.stdin: a
@@ -278,19 +284,29 @@ def lava_check_main(argv: list[str]) -> int:
     model = load_model(model_path)
     steps = np.load(steps_path, allow_pickle=False)
     fixed = precision == "fixed"
+    spikes = fixed and spikes == "1"
     lava = LavaSimBackend(model, precision=precision, show_progress=False)
-    lava_pred, lava_res = lava.run_steps(steps, record_spikes=fixed)
+    lava_pred, lava_res = lava.run_steps(steps, record_spikes=spikes)
     emu = Loihi2EmuBackend(model, input_scale=lava.fixed.input_scale if lava.fixed is not None else 255.0,
                            device="cpu", batch_size=EMU_BATCH, show_progress=False)
-    emu_pred, emu_res = emu.run_steps(steps, record_spikes=fixed)
-    first = first_difference(emu_res, lava_res, [p.name for p in emu.fixed.populations]) if fixed else None
+    emu_pred, emu_res = emu.run_steps(steps, record_spikes=spikes)
+    names = [p.name for p in emu.fixed.populations]
+    first = first_difference(emu_res, lava_res, names) if fixed else None
+    if first is not None and not spikes:  # locate it: that sample again, alone, with every spike
+        i = first["sample"]
+        _, lava_one = lava.run_steps(steps[i:i + 1], record_spikes=True)
+        _, emu_one = emu.run_steps(steps[i:i + 1], record_spikes=True)
+        first = {**(first_difference(emu_one, lava_one, names) or first), "sample": i}
+    compared = ("every layer's spikes at every step, and the readout v" if spikes else
+                "the readout v (integers) of every sample") if fixed else "predictions only (float Lava)"
     atomic_write_json(result_path, {
         "key": key,
         "precision": precision,
-        "compared": "every layer's spikes and the readout v" if fixed else "predictions only (float Lava)",
+        "compared": compared,
+        "spikes_compared": spikes,
         "lava_labels": lava_pred.labels.tolist(),
         "emulator_labels": emu_pred.labels.tolist(),
-        "spikes_identical": (first is None) if fixed else None,
+        "identical": (first is None) if fixed else None,
         "first_difference": first,
         "lava_info": {k: v for k, v in lava_pred.info.items() if k != "quantization"},
     })
@@ -299,13 +315,17 @@ def lava_check_main(argv: list[str]) -> int:
 
 def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo", n: int = DEMO_N,
              eps: str = DEMO_EPS, precision: str = "fixed", attacks: tuple[str, ...] = DEMO_ATTACKS,
-             device: str = "auto", check_lava: int = DEMO_CHECK, batch_size: int = EMU_BATCH) -> dict[str, Any]:
+             device: str = "auto", check_lava: int = DEMO_CHECK, batch_size: int = EMU_BATCH,
+             lava_spikes: bool = False) -> dict[str, Any]:
     """Run the whole chain; returns the report (also written to ``out_dir``).
 
     ``n`` test digits are attacked and replayed on ``loihi2-emu``; the first ``check_lava`` of each
     set (clean and every attack) also run on lava-sim in ``precision`` (0: no Lava). ``device`` is
     where torch trains and attacks and where the emulator runs (``auto``: CUDA when available);
-    Lava always runs on the CPU. ``batch_size``: the emulator's samples per batch.
+    Lava always runs on the CPU. ``batch_size``: the emulator's samples per batch. In fixed point
+    the cross-check compares every readout ``v`` and prediction, and with ``lava_spikes`` also
+    every layer's spikes at every step (several times Lava's cost); a readout that differs is
+    located to its first differing layer and step either way.
 
     Raises :class:`~snnsec.errors.SnnsecError` naming the first differing set, sample, layer and
     step if the emulator and lava-sim fixed point differ anywhere (after writing the report).
@@ -349,7 +369,7 @@ def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo
             head = demo_attacks(path, out, n, eps, attacks, device, first=k)
             some = next(iter(head.values()))
             steps_k = input_steps(model, torch.cat([some.x[:k], *(head[a].x_adv[:k] for a in names)]), 0)
-            check = LavaCheck(path, steps_k, out, precision)
+            check = LavaCheck(path, steps_k, out, precision, lava_spikes)
             t = lap("craft_first", t)
         with _leave_a_core(check is not None and check.proc is not None):
             sets = demo_attacks(path, out, n, eps, attacks, device)
@@ -440,7 +460,7 @@ def _cross_check(lava: dict[str, Any], emu_labels: Any, set_names: list[str], k:
     differ = np.flatnonzero((emu_labels != lava_labels) | (child_labels != lava_labels))
     fixed = lava["precision"] == "fixed"
     first = locate(lava["first_difference"], rows) if fixed else None
-    agree = (not len(differ) and bool(lava["spikes_identical"])) if fixed else True
+    agree = (not len(differ) and bool(lava["identical"])) if fixed else True
     return {
         "backends": ["loihi2-emu", "lava-sim"],
         "precision": lava["precision"],
@@ -453,7 +473,8 @@ def _cross_check(lava: dict[str, Any], emu_labels: Any, set_names: list[str], k:
         "prediction_agreement": float(np.mean(emu_labels == lava_labels)),
         "first_prediction_difference": ({"set": rows[differ[0]][0], "sample": rows[differ[0]][1]} if len(differ)
                                         else None),
-        "spikes_identical": lava["spikes_identical"],
+        "identical": lava["identical"],
+        "spikes_compared": lava["spikes_compared"],
         "first_difference": first,
         # fixed point: identity is the contract, so any difference fails the demo; float Lava is
         # not the emulator's arithmetic, so there only the share of equal predictions is reported

@@ -19,7 +19,8 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be a positive number of samples, got {args.batch_size}")
     result = run_demo(retrain=args.retrain, out_dir=args.out_dir, n=args.n, eps=args.eps, precision=args.precision,
-                      device=args.device, check_lava=args.check_lava, batch_size=args.batch_size)
+                      device=args.device, check_lava=args.check_lava, batch_size=args.batch_size,
+                      lava_spikes=args.lava_spikes)
     emit(args, result, lambda r: r["summary"])
     return 0
 
@@ -36,8 +37,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
         "2. crafts STBP and RGA attacks (FGSM, PGD) on the 1,000 held-out test digits;\n"
         "3. replays clean and adversarial digits on loihi2-emu (Loihi 2 fixed point, batched), and the\n"
         "   first --check-lava digits of each set on Lava's CPU simulator in one runtime, in a process\n"
-        "   of its own that runs while the rest is crafted; in fixed point every spike must be identical\n"
-        "   to the emulator's, else the demo fails naming the first differing sample, layer and step;\n"
+        "   of its own that runs while the rest is crafted; in fixed point every readout v (and with\n"
+        "   --lava-spikes every spike) must be identical to the emulator's, else the demo fails naming\n"
+        "   the first differing sample, layer and step;\n"
         "4. prints the transfer tables and writes report.md, report.json and transfer.png to --out-dir.\n"
         "Each stage resumes: finished models, adversarial files and the Lava result are reused.",
     )
@@ -48,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     p.add_argument("--eps", default=DEMO_EPS, help="L-inf budget on [0, 1] pixels (a number or a fraction)")
     p.add_argument("--precision", default="fixed", choices=PRECISIONS,
                    help="Lava arithmetic of the cross-check (float: predictions compared, not spikes)")
+    p.add_argument("--lava-spikes", action="store_true",
+                   help="fixed point: also compare every layer's spikes at every step (several times Lava's cost)")
     p.add_argument("--batch-size", type=int, default=EMU_BATCH, help="loihi2-emu samples per batch")
     p.add_argument("--retrain", action="store_true", help="ignore the cached model and train again")
     from snnsec.utils.device import add_device_option

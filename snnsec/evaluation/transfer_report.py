@@ -81,8 +81,9 @@ def cross_check_line(cross: dict[str, Any]) -> str:
                 f"{cross['samples']} predictions equal; float Lava is not the emulator's arithmetic, so "
                 f"spikes are not compared{reused}")
     if cross["agree"]:
-        return (f"loihi2-emu = lava-sim (fixed point) on {what}: every layer's spikes, every readout v and "
-                f"all {cross['samples']} predictions identical{reused}")
+        same = "every layer's spikes, every readout v" if cross.get("spikes_compared") else "every readout v"
+        return (f"loihi2-emu = lava-sim (fixed point) on {what}: {same} and all {cross['samples']} predictions "
+                f"identical{reused}")
     d = cross["first_difference"]
     where = (f"first difference: {d['set']} sample {d['sample']}, layer {d['layer']}, "
              f"{'step ' + str(d['step']) if d['step'] is not None else 'readout v'} ({d['what']})" if d else

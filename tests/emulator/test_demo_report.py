@@ -18,7 +18,7 @@ def _rows(backend: str, n: int, asr: float) -> dict:
 
 def _lava_result(fixed: bool = True, **changes) -> dict:
     result = {"precision": "fixed" if fixed else "float", "compared": "x", "lava_labels": [1, 2, 3, 4, 5, 6],
-              "emulator_labels": [1, 2, 3, 4, 5, 6], "spikes_identical": True if fixed else None,
+              "emulator_labels": [1, 2, 3, 4, 5, 6], "identical": True if fixed else None, "spikes_compared": fixed,
               "first_difference": None, "lava_info": {"seconds": 1.5}, "reused": False}
     result.update(changes)
     return result
@@ -32,7 +32,7 @@ def test_cross_check_agrees_only_when_spikes_and_every_prediction_agree() -> Non
     # this process's emulator labels (another batch composition) must match too
     bad = _cross_check(_lava_result(), np.array([1, 2, 3, 4, 0, 6]), ["clean", "rga-pgd"], 3)
     assert bad["agree"] is False and bad["first_prediction_difference"] == {"set": "rga-pgd", "sample": 1}
-    spikes = _cross_check(_lava_result(spikes_identical=False,
+    spikes = _cross_check(_lava_result(identical=False,
                                        first_difference={"sample": 4, "layer": "body.2", "step": 0, "what": "spikes"}),
                           np.array([1, 2, 3, 4, 5, 6]), ["clean", "rga-pgd"], 3)
     assert spikes["agree"] is False and spikes["predictions_differ"] == 0

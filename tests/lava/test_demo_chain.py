@@ -46,7 +46,7 @@ def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model
     assert report["agreement"] >= 0.9
     cross = report["cross_check"]
     assert cross["precision"] == "fixed" and cross["samples"] == 12 and cross["sets"] == ["clean", *attacks]
-    assert cross["spikes_identical"] is True and cross["first_difference"] is None
+    assert cross["identical"] is True and cross["first_difference"] is None and cross["spikes_compared"] is False
     assert cross["predictions_equal"] == 12 and cross["agree"] is True and cross["reused"] is False
     assert report["check_lava"] == 4 and report["timings_s"]["total"] > 0
     _check_report_files(out, report)
@@ -67,7 +67,7 @@ def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model
     path = out / demo.LAVA_CHECK_FILE
     stored = json.loads(path.read_text())
     stored["lava_labels"][5] = (stored["lava_labels"][5] + 1) % 10
-    stored["spikes_identical"] = False
+    stored["identical"] = False
     stored["first_difference"] = {"sample": 5, "layer": "body.6", "step": 2, "what": "spikes"}
     path.write_text(json.dumps(stored))
     with pytest.raises(SnnsecError, match=r"stbp-fgsm sample 1, layer body\.6, step 2 \(spikes\)"):
