@@ -91,3 +91,35 @@ def test_demo_command_defaults_emulate_every_test_digit_and_check_100_on_lava() 
     args = parser.parse_args(["demo"])
     assert (args.n, args.check_lava, DEMO_N, DEMO_CHECK) == (1000, 100, 1000, 100)
     assert DEMO_CHECK % CRAFT_BATCH == 0  # the cross-checked digits are whole crafting batches
+
+
+def test_side_work_yields_to_lava_while_it_runs() -> None:
+    """Beside Lava the demo's own work uses one core fewer and a higher nice value (checked in a
+    thread of its own: on Linux a nice value is per thread, and only root may lower it again)."""
+    import os
+    import threading
+
+    import torch
+
+    from snnsec.demo import SIDE_NICE, _leave_a_core
+
+    seen: dict[str, int] = {}
+
+    def work() -> None:
+        before = seen["before"] = os.getpriority(os.PRIO_PROCESS, 0)
+        threads = torch.get_num_threads()
+        with _leave_a_core(False):
+            seen["off"] = os.getpriority(os.PRIO_PROCESS, 0) - before
+        with _leave_a_core(True):
+            seen["on"] = os.getpriority(os.PRIO_PROCESS, 0) - before
+            seen["threads"] = torch.get_num_threads()
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, 0) - before
+        seen["threads_after"] = torch.get_num_threads() - threads
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["off"] == 0 and seen["on"] == min(19, seen["before"] + SIDE_NICE) - seen["before"] and seen["threads_after"] == 0
+    assert seen["threads"] == max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+    if os.geteuid() == 0:
+        assert seen["after"] == 0
