@@ -45,7 +45,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
     for num, kind in SUMMARY.findall(tail):
         counts[{"errors": "error"}.get(kind, kind)] = int(num)
-    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "exit": proc.returncode, "summary": tail, **counts}
+    failures = [line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "exit": proc.returncode, "summary": tail, **counts,
+            "failures": failures}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in rows.items():
         print(f"{name:<22} {r['wall_s']:>8.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
+        for line in r["failures"]:
+            print(f"    {line}")
     return 0
 
 
