@@ -278,7 +278,9 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
                          spiking, False, pop.depth, float(s))
     rep = LayerReport(
         pop.name, float(s), limited_by, vth, v_decay,
-        float(np.linalg.norm(w_err) / max(np.linalg.norm(w_ref), 1e-300)),
+        # np.sum, not np.linalg.norm: BLAS splits the sum by its thread count, so the report's
+        # bytes would depend on OMP_NUM_THREADS (torchrun ranks run one thread each)
+        float(math.sqrt(float(np.sum(w_err * w_err))) / max(math.sqrt(float(np.sum(w_ref * w_ref))), 1e-300)),
         float(np.abs(w_err).max()) if w_err.size else 0.0,
         float(np.abs(bias / s - pop.bias).max()) if pop.bias.size else 0.0,
         clipped, int(acc),
