@@ -30,6 +30,9 @@ import torch
 from snnsec.errors import InputError, unknown_choice
 from snnsec.neurons.functional import NeuronParameters, NeuronState, spike
 
+Partial = torch.Tensor | float
+"""An elementwise partial derivative: a tensor, or a number where it is constant."""
+
 DECAY_UNITY = 4096
 """Loihi's 12-bit decays: ``vDecay = 4096`` empties ``v`` every step."""
 
@@ -83,6 +86,30 @@ class NeuronModel:
         u = self.charge(state.u, current)
         z = self.fire(u)
         return z, NeuronState(self.reset(u, z))
+
+    # -- elementwise partials for the fused training loop (snnsec.neurons.fused) -----------------
+    def charge_partials(self, u: torch.Tensor, current: torch.Tensor) -> tuple[Partial, Partial]:
+        """:math:`\\partial u(t)/\\partial u(t-1)` and :math:`\\partial u(t)/\\partial I(t)` of
+        Eq. (3), which is linear: the constants ``(lambda, 1)``."""
+        return self.p.leak, 1.0
+
+    def partials(self, fn: str, a: torch.Tensor, b: torch.Tensor) -> tuple[Partial, Partial]:
+        """The elementwise partials of ``charge`` or ``reset`` at ``(a, b)``: a tensor each, or a
+        number where the partial is constant.
+
+        They come from ``<fn>_partials`` when the class that defines ``fn`` also defines it (a
+        closed form next to the function it differentiates), and otherwise from autograd
+        through ``fn`` itself, so a subclass that overrides ``reset`` alone stays correct.
+        """
+        closed = f"{fn}_partials"
+        if _owner(type(self), fn) is _owner(type(self), closed):
+            partials: tuple[Partial, Partial] = getattr(self, closed)(a, b)
+            return partials
+        with torch.enable_grad():
+            a, b = a.detach().requires_grad_(True), b.detach().requires_grad_(True)
+            grads = torch.autograd.grad(getattr(self, fn)(a, b).sum(), (a, b), allow_unused=True)
+        da, db = (g if g is not None else 0.0 for g in grads)
+        return da, db
 
     def plain_step(self, current: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same step as :meth:`step` with a plain threshold: ``(spikes, u after reset)``."""
@@ -265,6 +292,11 @@ N = TypeVar("N", bound=type[NeuronModel])
 
 NEURONS: dict[str, type[NeuronModel]] = {}
 """Neuron types by name (the ``reset`` field of :class:`NeuronParameters`)."""
+
+
+def _owner(cls: type, name: str) -> type | None:
+    """The class in ``cls``'s MRO whose body defines ``name``."""
+    return next((c for c in cls.__mro__ if name in vars(c)), None)
 
 
 def register_neuron(cls: N) -> N:

@@ -18,5 +18,9 @@ class HardReset(NeuronModel):
     def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return reset_value(z, u, torch.zeros((), dtype=u.dtype, device=u.device), self.p.theta)
 
+    def reset_partials(self, u: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``u * (1 - z)``: :math:`\\partial/\\partial u = 1 - z`, :math:`\\partial/\\partial z = -u`."""
+        return 1.0 - z, -u
+
     def fixed_reset(self, v: torch.Tensor, z: torch.Tensor, theta_v: int) -> torch.Tensor:
         return v * (1 - z)

@@ -24,6 +24,10 @@ class SoftReset(NeuronModel):
     def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return reset_subtract(z, u, torch.zeros((), dtype=u.dtype, device=u.device), self.p.theta)
 
+    def reset_partials(self, u: torch.Tensor, z: torch.Tensor) -> tuple[float, float]:
+        """``u - theta * z``: the constants ``(1, -theta)``."""
+        return 1.0, -self.p.theta
+
     def fixed_reset(self, v: torch.Tensor, z: torch.Tensor, theta_v: int) -> torch.Tensor:
         return v - z * theta_v
 

@@ -73,3 +73,59 @@ def test_eval_mode_no_grad_and_neurons_with_their_own_step_keep_the_per_step_loo
         assert fused.integrate(LIF(NeuronParameters(reset="own-step-test")).train(), x, None) is None
     finally:
         NEURONS.pop("own-step-test")
+
+
+def _autograd_partials(fn, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    a, b = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    ga, gb = torch.autograd.grad(fn(a, b).sum(), (a, b), allow_unused=True)
+    return (ga if ga is not None else torch.zeros_like(a)), (gb if gb is not None else torch.zeros_like(b))
+
+
+@pytest.mark.parametrize("reset", sorted(NEURONS))
+@pytest.mark.parametrize("leak", [1.0, 0.5])
+def test_closed_form_partials_equal_autograd_of_the_step_functions(reset: str, leak: float) -> None:
+    """The fused backward takes charge/reset partials from the neuron's closed forms: they must be
+    what autograd finds through the same functions, at spikes and at rest."""
+    gen = torch.Generator().manual_seed(5)
+    neuron = LIF(NeuronParameters(leak=leak, theta=0.75, reset=reset)).neuron
+    u = torch.rand(6, 40, generator=gen, dtype=torch.float64) * 2 - 0.5
+    z = (u >= 0.75).to(u.dtype)
+    v = torch.rand(6, 40, generator=gen, dtype=torch.float64)
+    for fn, a, b in (("reset", u, z), ("charge", v, u)):
+        got = neuron.partials(fn, a, b)
+        want = _autograd_partials(getattr(neuron, fn), a, b)
+        for g, w in zip(got, want):
+            torch.testing.assert_close(torch.as_tensor(g, dtype=w.dtype).expand_as(w), w, rtol=1e-12, atol=1e-12)
+
+
+def test_a_subclass_that_overrides_reset_alone_gets_autograd_partials_not_its_parents() -> None:
+    """HardReset's closed form (1 - z, -u) is wrong for a reset to 0.25: the neuron must not
+    inherit it, and the fused loop must still equal the per-step one."""
+    from snnsec.neurons.hard_reset import HardReset
+
+    class ResetToQuarter(HardReset):
+        name = "quarter-test"
+
+        def reset(self, u, z):  # type: ignore[no-untyped-def]
+            return u * (1 - z) + 0.25 * z
+
+    register_neuron(ResetToQuarter)
+    try:
+        layer = LIF(NeuronParameters(reset="quarter-test", leak=0.5)).train()
+        u = torch.linspace(-1, 2, 30, dtype=torch.float64)
+        z = (u >= 1).to(u.dtype)
+        r_u, r_z = layer.neuron.partials("reset", u, z)
+        torch.testing.assert_close(r_z, 0.25 - u)  # not the parent's -u
+        torch.testing.assert_close(r_u, 1 - z)
+        gen = torch.Generator().manual_seed(4)
+        x = torch.rand(8, 16, 3, generator=gen, dtype=torch.float64) * 1.6 - 0.3
+        grads = []
+        for fused in (True, False):
+            xi = x.clone().requires_grad_(True)
+            z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
+            (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
+            grads.append(xi.grad)
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+        assert grads[0].abs().sum() > 0
+    finally:
+        NEURONS.pop("quarter-test")
