@@ -9,9 +9,8 @@ out, with every factor taken from the neuron itself: one batched autograd pass o
 gives the surrogate :math:`S_t` of its ``fire``, and :meth:`NeuronModel.partials` gives those of
 ``reset`` (:math:`R^u_t, R^z_t`) and ``charge`` (:math:`C^v_t, C^I_t`), as the neuron's closed
 forms (numbers where constant: a soft reset's and Eq. (3)'s) or else by autograd. Only the
-recurrence stays a Python loop over T. The closed forms cut the backward's elementwise passes
-over ``[T, B, ...]``: about 15 % of a vggdvs training step (``benchmarks/attack_step.py`` style
-profile, width 0.125, batch 64, 2 threads: 1.02 -> 0.87 s). With :math:`u_t = \mathrm{charge}(v_{t-1}, I_t)`, :math:`z_t = \mathrm{fire}(u_t)`
+recurrence stays a Python loop over T. The closed forms save the backward several elementwise
+passes over ``[T, B, ...]`` (``benchmarks/scale.py --only train`` times the training step). With :math:`u_t = \mathrm{charge}(v_{t-1}, I_t)`, :math:`z_t = \mathrm{fire}(u_t)`
 and :math:`v_t = \mathrm{reset}(u_t, z_t)` (the reset path is not detached, as in the paper's code):
 
 .. math::
