@@ -212,7 +212,12 @@ def train(
         model.load_state_dict(kept["model"])
         log.info("keeping the weights of epoch %d (test accuracy %.4f)", kept["epoch"], kept["test_accuracy"])
     model.eval()
-    acc = accuracy(model, test_set) if dist.is_main() else float("nan")
+    if not dist.is_main():
+        acc = float("nan")
+    elif keep == "last" and start < recipe.epochs and "test_accuracy" in history[-1]:
+        acc = history[-1]["test_accuracy"]  # these weights were just measured, from the same RNG state
+    else:
+        acc = accuracy(model, test_set)
     return TrainResult(test_accuracy=acc, history=history, resumed_from_epoch=start)
 
 

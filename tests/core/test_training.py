@@ -79,3 +79,17 @@ def test_training_reduces_the_loss() -> None:
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < 0.7 * losses[0]
     assert result.test_accuracy > 0.5
+
+
+@pytest.mark.parametrize("encoder", ["direct", "poisson"])
+def test_reported_accuracy_is_that_of_the_returned_weights(encoder: str) -> None:
+    """With per-epoch evaluation the last epoch's figure is reported instead of evaluating again:
+    it must equal a fresh evaluation of the weights train() returns, Poisson draws included."""
+    from snnsec.evaluation.metrics import accuracy
+
+    train_set, test_set = _small(160, 60)
+    torch.manual_seed(123)
+    model = build_model("vgg5", num_classes=10, T=2, width=0.25, encoder=encoder)
+    result = train(model, train_set, test_set, Recipe(epochs=1, batch_size=32, seed=0), eval_each_epoch=True)
+    # What the final evaluation used to compute, from the RNG state train() leaves behind.
+    assert result.test_accuracy == accuracy(model, test_set)
