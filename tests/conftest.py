@@ -104,9 +104,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if TRAINED & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    # Modules with slow tests run first (each module's own order kept), so that under pytest-xdist
-    # the long tests start early and the short ones fill the gaps, instead of one worker finishing
-    # a long test alone at the end.
-    slow_modules = {item.module.__name__ for item in items
-                    if getattr(item, "module", None) is not None and item.get_closest_marker("slow")}
-    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") not in slow_modules)
+    items[:] = _ordered(items)
+
+
+def _ordered(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The run order, module by module (each module's own order kept).
+
+    pytest-xdist's ``worksteal`` (``make test``) hands the first half of this list to one worker
+    and the second half to the other, and an idle worker later steals from the end of the other's
+    queue (the split is by count, so the second half starts exactly at ``len(items) // 2``, even
+    inside a short module). So the modules that need the trained demo model open the first half (its worker trains
+    the model), the other slow modules open the second half (DVS training, torchrun, Lava), and
+    short tests fill both ends: no worker waits for the demo model while the other trains it, and
+    no long test is left to run alone at the end."""
+    def module(item: pytest.Item) -> str:
+        return getattr(getattr(item, "module", None), "__name__", "")
+
+    demo, slow = set(), set()
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())):
+            demo.add(module(item))
+        elif item.get_closest_marker("slow"):
+            slow.add(module(item))
+    first = [i for i in items if module(i) in demo]
+    second = [i for i in items if module(i) in slow - demo]
+    # The longest modules first: `@pytest.mark.slow(seconds=N)` states a test's rough cost.
+    cost: dict[str, float] = {}
+    for item in second:
+        mark = item.get_closest_marker("slow")
+        cost[module(item)] = max(cost.get(module(item), 0.0), float(mark.kwargs.get("seconds", 0)) if mark else 0.0)
+    second.sort(key=lambda item: -cost[module(item)])
+    short = [i for i in items if module(i) not in demo | slow]
+    fill = max(0, min(len(short), len(items) // 2 - len(first)))
+    return first + short[:fill] + second + short[fill:]
