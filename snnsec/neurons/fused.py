@@ -63,8 +63,12 @@ class _FusedLIF(torch.autograd.Function):
         # Closed forms where the neuron has them (numbers where constant), else autograd's.
         r_u, r_z = neuron.partials("reset", us, zs)
         c_v, c_i = neuron.partials("charge", vs, x)
-        a = s * r_z  # dv_t/du_t through the reset and the spike: R^u + R^z S
-        a = a.add_(r_u)
+        # dv_t/du_t through the reset and the spike: R^u + R^z S (addcmul when both are tensors,
+        # which rounds as autograd's partials always did: a hard reset trains to the same bits)
+        if isinstance(r_u, torch.Tensor) and isinstance(r_z, torch.Tensor):
+            a = torch.addcmul(r_u, r_z, s)
+        else:
+            a = (s * r_z).add_(r_u)
         b = s.mul_(g_z) if g_z is not None else torch.zeros_like(us)
         gv = g_v if g_v is not None else torch.zeros_like(us[0])
         gx = torch.empty_like(us)
