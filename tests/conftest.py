@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
-
 os.environ.setdefault("SNNSEC_PROGRESS", "0")
 # Under pytest-xdist (`make test` runs `-n auto`) each worker gets its share of the cores, so the
 # workers do not oversubscribe them; alone, a test process uses up to 2 threads.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS, torch.get_num_threads())))
+_THREADS = max(1, min(2, (os.cpu_count() or 1) // _WORKERS))
+if _WORKERS > 1:
+    # The processes the tests start (CLI runs, torchrun ranks, Lava's workers) inherit the share
+    # too: OpenMP and OpenBLAS threads of two workers' children would otherwise spin against each
+    # other on the same cores. Set before torch/numpy load their thread pools; an explicit
+    # setting in the environment wins.
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(_THREADS))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(_THREADS, torch.get_num_threads())))
 
 
 @pytest.fixture(scope="session")
