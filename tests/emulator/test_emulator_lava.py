@@ -24,9 +24,11 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_emulator_is_identical_to_lava_sim_fixed_point(case):
-    """Every population's spikes (latency-aligned) and the readout v, sample by sample."""
+    """Every population's spikes (latency-aligned) and the readout v, sample by sample; Lava's
+    run also equals the integer reference (simulate_fixed) on the same spikes and readout."""
     from snnsec.backends.lava_sim import LavaSimBackend
     from snnsec.backends.loihi2_emu import Loihi2EmuBackend
+    from snnsec.export.reference import simulate_fixed
 
     build, builder = CASES[case]
     model = build()
@@ -35,6 +37,8 @@ def test_emulator_is_identical_to_lava_sim_fixed_point(case):
     lava = LavaSimBackend(model, precision="fixed", show_progress=False)
     assert lava.builder == builder
     lava_pred, lava_res = lava.run_steps(steps, record_spikes=True)
+    ref = simulate_fixed(lava.fixed, np.swapaxes(lava.fixed.messages(steps), 0, 1))
+    np.testing.assert_array_equal(lava_res.readout, ref.readout[-1])
     emu = Loihi2EmuBackend(model, device="cpu", batch_size=2, show_progress=False)
     emu_pred, emu_res = emu.run_steps(steps, record_spikes=True)
     np.testing.assert_array_equal(emu_res.readout, lava_res.readout)
@@ -44,6 +48,7 @@ def test_emulator_is_identical_to_lava_sim_fixed_point(case):
         assert (got is None) == (want is None)
         if want is not None:
             assert np.array_equal(got, want), f"{emu.fixed.populations[i].name}: {int((got != want).sum())} spikes differ"
+            np.testing.assert_array_equal(want, np.swapaxes(ref.spikes[i], 0, 1))
             fired += int(want.sum())
     assert fired > 100
 

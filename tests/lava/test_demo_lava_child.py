@@ -1,4 +1,5 @@
-"""The demo's lava-sim cross-check runs in a child process: its result, its reuse, and its stop."""
+"""The demo's lava-sim cross-check runs in a child process: its result, its reuse, and its stop
+(one test, so that the check that is stopped is also the "other inputs: a new run" case)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_child_compares_lava_with_the_emulator_and_its_result_is_reused(tmp_path) -> None:
+def test_child_compares_lava_with_the_emulator_its_result_is_reused_and_closing_it_stops_lava(tmp_path) -> None:
     from snnsec.demo import LavaCheck
 
     path = _model_file(tmp_path)
@@ -56,6 +57,7 @@ def test_child_compares_lava_with_the_emulator_and_its_result_is_reused(tmp_path
     assert len(result["lava_labels"]) == 5 and result["lava_labels"] == result["emulator_labels"]
     assert result["lava_info"]["backend"] == "lava-sim" and result["lava_info"]["steps"] >= 5 * 4
     assert not check.steps_path.exists()
+    stored = (tmp_path / "lava-check.json").read_bytes()
     again = LavaCheck(path, steps, tmp_path, "fixed", spikes=True)  # same model and inputs: no Lava run
     assert again.proc is None and again.result()["reused"] is True
     readout_only = LavaCheck(path, steps, tmp_path, "fixed")  # another comparison: a new run
@@ -63,31 +65,25 @@ def test_child_compares_lava_with_the_emulator_and_its_result_is_reused(tmp_path
         assert readout_only.proc is not None
     finally:
         readout_only.close()
-    steps[0, 0, 0, 0, 0] = 1.0 - steps[0, 0, 0, 0, 0]  # other inputs: a new run
-    other = LavaCheck(path, steps, tmp_path, "fixed", spikes=True)
+
+    # other inputs (3,000 samples, far more than it can finish): a new run, which is then closed
+    # while Lava runs; the child and Lava's forked workers end and no result is written
+    other = LavaCheck(path, _steps(path, 3000), tmp_path, "fixed")
     try:
         assert other.proc is not None and not other.reused
+        marker = str(other.steps_path)
+        deadline = time.monotonic() + 120  # the child imports, compiles and forks Lava's workers
+        while len(_processes_mentioning(marker)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        assert other.proc is not None and other.proc.poll() is None, "the check ended before it could be stopped"
+        assert len(_processes_mentioning(marker)) > 2  # the child and its forked Lava workers
+        started = time.monotonic()
     finally:
         other.close()
-
-
-def test_closing_a_running_check_stops_the_child_and_lavas_workers(tmp_path) -> None:
-    from snnsec.demo import LavaCheck
-
-    path = _model_file(tmp_path)
-    check = LavaCheck(path, _steps(path, 3000), tmp_path, "fixed")
-    marker = str(check.steps_path)
-    deadline = time.monotonic() + 120  # the child imports, compiles and forks Lava's workers
-    while len(_processes_mentioning(marker)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
-    assert check.proc is not None and check.proc.poll() is None, "the check ended before it could be stopped"
-    assert len(_processes_mentioning(marker)) > 2  # the child and its forked Lava workers
-    started = time.monotonic()
-    check.close()
     assert time.monotonic() - started < 30
     deadline = time.monotonic() + 10
     while _processes_mentioning(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_mentioning(marker) == []
-    assert not check.steps_path.exists() and not (tmp_path / "lava-check.json").exists()
+    assert not other.steps_path.exists() and (tmp_path / "lava-check.json").read_bytes() == stored
