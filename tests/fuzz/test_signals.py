@@ -65,8 +65,11 @@ def _family(leader: int, known: set[int]) -> set[int]:
 
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, SNNSEC_PROGRESS="0", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    # SIGHUP at its default in the child even when pytest itself runs under nohup: snnsec keeps
+    # an inherited SIG_IGN for SIGHUP on purpose, which would make the SIGHUP case exit 0
     return subprocess.Popen([sys.executable, "-m", "snnsec", *argv], cwd=cwd, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def _wait_for(pred, timeout: float) -> bool:

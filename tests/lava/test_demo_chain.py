@@ -78,19 +78,5 @@ def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model
     assert "LOIHI2-EMU DIFFERS FROM LAVA-SIM" in (out / "report.md").read_text()
 
 
-@pytest.mark.slow
-def test_demo_emulates_all_1000_test_digits(demo_model_path, tmp_path, monkeypatch) -> None:
-    """The demo's default n: every MNIST-5k test digit on the emulator (a 2-digit Lava check)."""
-    from snnsec import demo
-
-    monkeypatch.setenv("SNNSEC_CACHE_DIR", str(demo_model_path.parent.parent))
-    report = demo.run_demo(out_dir=tmp_path / "full", check_lava=2)
-    assert report["n"] == demo.DEMO_N == 1000
-    assert list(report["attacks"]) == list(demo.DEMO_ATTACKS)
-    assert report["backend_info"]["steps"] == 5 * 1000 * 4
-    assert report["clean_accuracy"] >= 0.9 and report["agreement"] >= 0.97
-    # PGD is at least as strong as FGSM for each gradient, on the emulator too
-    a = report["attacks"]
-    assert a["stbp-pgd"]["asr_backend"] >= a["stbp-fgsm"]["asr_backend"]
-    assert a["rga-pgd"]["asr_backend"] >= a["rga-fgsm"]["asr_backend"]
-    assert report["cross_check"]["agree"] is True and report["lava"]["n"] == 2
+# The demo at its default n (all 1,000 digits, four attacks): tests/lava/test_lava_demo_model.py,
+# whose one demo run also feeds the 400-sample lava-sim run there.

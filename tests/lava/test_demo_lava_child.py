@@ -63,7 +63,9 @@ def test_child_compares_lava_with_the_emulator_its_result_is_reused_and_closing_
     readout_only = LavaCheck(path, steps, tmp_path, "fixed")  # another comparison: a new run
     try:
         assert readout_only.proc is not None
-    finally:
+    finally:  # not needed further: killed before it imports torch and Lava (close() is tested below)
+        if readout_only.proc is not None:
+            readout_only.proc.kill()
         readout_only.close()
 
     # other inputs (3,000 samples, far more than it can finish): a new run, which is then closed
