@@ -36,6 +36,31 @@ def run(cmd: list[str], cwd: Path, timeout: float = 300, **kw) -> subprocess.Com
                           timeout=timeout, **kw)
 
 
+def in_process(args: list[str], threads: int = 1) -> subprocess.CompletedProcess:
+    """Run ``snnsec ARGS`` in this process: the real CLI, without the ~2.5 CPU-s a fresh Python
+    pays to import torch and snnsec (the single-process baselines need no process of their own).
+    ``threads`` sets torch's thread count for the run: 1 unless a test compares one process on
+    2 threads with ranks on 1 (on a busy machine, torch's extra threads spin: a 180-batch deploy
+    cost 0.75 CPU-s on 1 thread and 5-18 on 2 here). The caller's RNG state is kept.
+    Returns what :func:`run` returns: exit code, stdout and stderr."""
+    import contextlib
+    import io
+
+    import torch
+
+    from snnsec.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+    finally:
+        torch.set_num_threads(before)
+    return subprocess.CompletedProcess(["snnsec", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained quarter-width vgg5 on MNIST-5k at T=2 with a low threshold (so it fires)."""

@@ -11,7 +11,7 @@ import torch
 
 from snnsec.errors import InputError
 from snnsec.utils.device import resolve_device
-from tests.scale.conftest import run, snnsec_cmd
+from tests.scale.conftest import in_process, run, snnsec_cmd
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a CUDA device")
 
@@ -60,17 +60,19 @@ def test_cuda_without_cuda_fails_in_one_line(command: list[str], tiny_model: Pat
 
 @no_cuda
 def test_auto_falls_back_to_the_cpu_with_the_cpu_bytes(tiny_model: Path, tmp_path: Path) -> None:
+    """``auto`` in a fresh process (nothing there has touched CUDA yet); the ``--device cpu``
+    file and ``env`` come from the same CLI run in this process."""
     outs = {}
     for device in ("auto", "cpu"):
         out = tmp_path / f"adv-{device}.pt"
-        r = run(snnsec_cmd("craft", "--model", str(tiny_model), "--attack", "rga-fgsm", "--n", "6", "--batch-size", "3",
-                           "--device", device, "--out", str(out), "--json", "--quiet"), cwd=tmp_path)
+        args = ["craft", "--model", str(tiny_model), "--attack", "rga-fgsm", "--n", "6", "--batch-size", "3",
+                "--device", device, "--out", str(out), "--json", "--quiet"]
+        r = run(snnsec_cmd(*args), cwd=tmp_path) if device == "auto" else in_process(args)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["n"] == 6
         outs[device] = out.read_bytes()
     assert outs["auto"] == outs["cpu"]
-    r = run(snnsec_cmd("env", "--json"), cwd=tmp_path)
-    info = json.loads(r.stdout)
+    info = json.loads(in_process(["env", "--json"]).stdout)
     assert info["device"] == "cpu" and info["cuda_devices"] == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import run, snnsec_cmd, torchrun_cmd
+from tests.scale.conftest import in_process, run, snnsec_cmd, torchrun_cmd
 from tests.scale.test_shard_deploy import kill_midway
 
 pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
@@ -31,9 +31,10 @@ def only_line(stdout: str) -> str:
 
 @pytest.fixture(scope="module")
 def reference(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes]:
-    """The single-process report line and adversarial file of ``evaluate --attack``."""
+    """The single-process report line and adversarial file of ``evaluate --attack`` (the CLI in
+    this process, on 2 torch threads; the ranks below run 1 thread each)."""
     out = tmp_path_factory.mktemp("evaluate-ref") / "adv.pt"
-    r = run(snnsec_cmd(*attack_args(trained_tiny, out)), cwd=out.parent)
+    r = in_process(attack_args(trained_tiny, out), threads=2)
     assert r.returncode == 0, r.stderr
     line = only_line(r.stdout)
     report = json.loads(line)
@@ -53,43 +54,49 @@ def test_attack_under_two_ranks_equals_one_process(trained_tiny: Path, reference
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt"], "one file, partial folder removed"
 
 
-def test_adversarial_file_under_two_ranks_equals_one_process(trained_tiny: Path, reference: tuple[str, bytes],
-                                                             tmp_path: Path) -> None:
+def adv_args(model: Path, adv: Path, out: Path, seed: str = "7") -> list[str]:
+    return ["evaluate", "--model", str(model), "--adv", str(adv), "--eval-batch-size", str(EVAL), "--seed", seed,
+            "--device", "cpu", "--out", str(out), "--json", "--quiet"]
+
+
+def test_adversarial_file_in_one_process_gives_the_attack_labels(trained_tiny: Path, reference: tuple[str, bytes],
+                                                                 tmp_path: Path) -> None:
+    """``evaluate --adv`` on the file ``evaluate --attack`` wrote: the same labels as the report it
+    printed (same model, samples and seed). Its 2-rank twin is the Poisson test below: the same
+    sharded path, plus per-batch draws."""
     adv = tmp_path / "adv.pt"
     adv.write_bytes(reference[1])
-    reports = {}
-    for ranks in (1, 2):
-        out = tmp_path / f"report-{ranks}.json"
-        args = ["evaluate", "--model", str(trained_tiny), "--adv", str(adv), "--eval-batch-size", str(EVAL),
-                "--seed", "7", "--device", "cpu", "--out", str(out), "--json", "--quiet"]
-        r = run(torchrun_cmd(2, *args) if ranks > 1 else snnsec_cmd(*args), cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        assert only_line(r.stdout) + "\n" == out.read_text(), "--out holds the line --json prints"
-        reports[ranks] = out.read_bytes()
-    assert reports[1] == reports[2]
-    # the same labels as the report evaluate --attack printed (same model, samples and seed)
-    saved, crafted = json.loads(reports[1]), json.loads(reference[0])
+    out = tmp_path / "report.json"
+    r = in_process(adv_args(trained_tiny, adv, out))
+    assert r.returncode == 0, r.stderr
+    assert only_line(r.stdout) + "\n" == out.read_text(), "--out holds the line --json prints"
+    saved, crafted = json.loads(out.read_bytes()), json.loads(reference[0])
     for key in ("clean_accuracy", "robust_accuracy", "asr", "per_class"):
         assert saved[key] == crafted[key], key
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt", "report-1.json", "report-2.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt", "report.json"]
 
 
-def test_poisson_model_under_two_ranks_equals_one_process(poisson_tiny: Path, reference: tuple[str, bytes],
-                                                           tmp_path: Path) -> None:
-    """Each prediction batch draws its Poisson input from the seed of its number, not of its rank
-    (and another --seed gives other labels, so the comparison can fail)."""
+def test_adversarial_file_under_two_ranks_equals_one_process(poisson_tiny: Path, reference: tuple[str, bytes],
+                                                             tmp_path: Path) -> None:
+    """``evaluate --adv`` of a Poisson model: each prediction batch draws its input from the seed of
+    its number, not of its rank, so 2 ranks write the one-process bytes (and another --seed gives
+    other labels, so the comparison can fail)."""
     adv = tmp_path / "adv.pt"
     adv.write_bytes(reference[1])
     reports = {}
     for ranks, seed in ((1, "7"), (2, "7"), (1, "8")):
         out = tmp_path / f"report-{ranks}-{seed}.json"
-        args = ["evaluate", "--model", str(poisson_tiny), "--adv", str(adv), "--eval-batch-size", str(EVAL),
-                "--seed", seed, "--device", "cpu", "--out", str(out), "--json", "--quiet"]
-        r = run(torchrun_cmd(2, *args) if ranks > 1 else snnsec_cmd(*args), cwd=tmp_path)
+        args = adv_args(poisson_tiny, adv, out, seed)
+        if ranks > 1:
+            r = run(torchrun_cmd(2, *args), cwd=tmp_path)
+        else:  # one process on 2 threads against ranks on 1; the other seed only has to differ
+            r = in_process(args, threads=2 if seed == "7" else 1)
         assert r.returncode == 0, r.stderr
+        assert only_line(r.stdout) + "\n" == out.read_text(), "--out holds the line --json prints"
         reports[ranks, seed] = out.read_bytes()
     assert reports[1, "7"] == reports[2, "7"]
     assert json.loads(reports[1, "7"])["per_class"] != json.loads(reports[1, "8"])["per_class"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.pt", *sorted(f"report-{r}-{s}.json" for r, s in reports)]
 
 
 @pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
@@ -100,7 +107,8 @@ def test_killed_evaluate_resumes_under_other_rank_count(trained_tiny: Path, refe
     launch = (lambda n: torchrun_cmd(n, *args) if n > 1 else snnsec_cmd(*args))
     done = kill_midway(launch(first), out, N // BATCH)
     assert done >= 3
-    r = run(launch(second), cwd=tmp_path)
+    # the one process that resumes needs no interpreter of its own
+    r = run(launch(second), cwd=tmp_path) if second > 1 else in_process(args)
     assert r.returncode == 0, r.stderr
     assert only_line(r.stdout) == reference[0]
     assert out.read_bytes() == reference[1]
