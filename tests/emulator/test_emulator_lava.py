@@ -53,7 +53,7 @@ def test_emulator_is_identical_to_lava_sim_fixed_point(case):
     assert fired > 100
 
 
-# The demo vgg5 against simulate_fixed (1,000 digits) and lava-sim (400): tests/lava/test_lava_demo_model.py,
+# The demo vgg5 against simulate_fixed (1,000 digits) and lava-sim (300): tests/lava/test_lava_demo_model.py,
 # which shares one Lava run of those digits with the torch-vs-Lava transfer test.
 
 

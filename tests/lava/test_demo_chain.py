@@ -79,4 +79,4 @@ def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model
 
 
 # The demo at its default n (all 1,000 digits, four attacks): tests/lava/test_lava_demo_model.py,
-# whose one demo run also feeds the 400-sample lava-sim run there.
+# whose one demo run also feeds the 300-sample lava-sim run there.
