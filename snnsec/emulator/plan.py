@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from snnsec.errors import InputError
+from snnsec.utils.intervals import interval_sums
 
 INPUT = -1
 F32_EXACT = 2**24   # every integer of magnitude <= 2**24 is a float32
@@ -185,8 +186,7 @@ def signed_range(syn: SynapsePlan, lo: np.ndarray, hi: np.ndarray, src_shape: tu
         else:
             l, h = np.full((1, cols), lo.min(initial=0.0)), np.full((1, cols), hi.max(initial=0.0))
         axes = (1,)
-    top = np.maximum(w * l, w * h).sum(axis=axes)
-    bottom = np.minimum(w * l, w * h).sum(axis=axes)
+    top, bottom = interval_sums(w, l, h, axes)
     return float(bottom.min(initial=0.0)), float(top.max(initial=0.0))
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from snnsec.errors import InputError
 from snnsec.export.graph import INPUT, Population, SpikingGraph, Synapse
 from snnsec.neurons import NeuronModel
+from snnsec.utils.intervals import interval_sums
 
 SHIFT = 6                      # Loihi MSB-aligns a, vth and bias by 6 bits inside 24-bit u and v
 DECAY_UNITY = 4096             # 12-bit decays
@@ -181,7 +182,7 @@ def channel_bounds(syn: Synapse, weight: np.ndarray, lo: np.ndarray, hi: np.ndar
             l = lo[None, :] if len(lo) == weight.shape[1] else np.full((1, weight.shape[1]), lo.min())
             h = hi[None, :] if len(hi) == weight.shape[1] else np.full((1, weight.shape[1]), hi.max())
         axes = (1,)
-    return np.maximum(weight * l, weight * h).sum(axis=axes), np.minimum(weight * l, weight * h).sum(axis=axes)
+    return interval_sums(weight, l, h, axes)
 
 
 def quantize(graph: SpikingGraph, input_scale: float = DEFAULT_INPUT_SCALE) -> FixedGraph:
@@ -213,8 +214,9 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
                                v_decay=DECAY_UNITY - 1, relay=True, depth=pop.depth, scale=2.0), None
     infos = [_source_info(graph, fixed, s) for s in pop.synapses]
     units = [s.weight / info[0] for s, info in zip(pop.synapses, infos)]  # float weight per message unit
-    pos_f = sum(channel_bounds(s, w, i[1], i[2], i[3])[0] for s, w, i in zip(pop.synapses, units, infos))
-    neg_f = sum(channel_bounds(s, w, i[1], i[2], i[3])[1] for s, w, i in zip(pop.synapses, units, infos))
+    bounds = [channel_bounds(s, w, i[1], i[2], i[3]) for s, w, i in zip(pop.synapses, units, infos)]
+    pos_f = sum(b[0] for b in bounds)
+    neg_f = sum(b[1] for b in bounds)
     acc_f = float(max(np.max(pos_f), -np.min(neg_f), 1e-300))
     w_pos = max(float(max(w.max() for w in units)), 0.0)
     w_neg = max(float(-min(w.min() for w in units)), 0.0)

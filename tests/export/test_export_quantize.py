@@ -76,3 +76,23 @@ def test_direct_input_messages_are_exact_for_8_bit_pixels():
     pixels = np.arange(256, dtype=np.float32) / 255.0
     assert np.array_equal(fixed.messages(pixels.reshape(1, 1, 1, 16, 16).repeat(2, axis=1)).ravel()[:256], np.arange(256))
     assert fixed.message_bits == 8
+
+
+@pytest.mark.parametrize("shape, axes, per_row", [((37, 5, 3, 3), (1, 2, 3), True), ((23, 301), (1,), False),
+                                                  ((23, 301), (1,), True)])
+def test_interval_sums_in_blocks_equal_the_whole_array_formula_bit_for_bit(monkeypatch, shape, axes, per_row) -> None:
+    """The range analysis behind every quantisation scale: blocking it must not move one bit."""
+    from snnsec.utils import intervals
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=shape)
+    bshape = (shape[0] if per_row else 1,) + shape[1:]
+    lo = -rng.random(bshape)
+    hi = rng.random(bshape) * 3
+    want_top = np.maximum(w * lo, w * hi).sum(axis=axes)
+    want_bottom = np.minimum(w * lo, w * hi).sum(axis=axes)
+    monkeypatch.setattr(intervals, "BLOCK", 64)  # many blocks, a ragged last one
+    top, bottom = intervals.interval_sums(w, lo, hi, axes)
+    assert top.tobytes() == want_top.tobytes() and bottom.tobytes() == want_bottom.tobytes()
+    x = np.where(w >= 0, hi, lo) if per_row else np.where(w >= 0, np.broadcast_to(hi, w.shape), lo)
+    np.testing.assert_allclose(top, (w * x).sum(axis=axes))  # attained: it is the maximum
