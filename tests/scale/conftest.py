@@ -3,9 +3,11 @@ from the project's venv), a tiny untrained model and nothing downloaded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,14 +38,27 @@ def run(cmd: list[str], cwd: Path, timeout: float = 300, **kw) -> subprocess.Com
                           timeout=timeout, **kw)
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` for the block, then put back."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(n)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def in_process(args: list[str], threads: int = 1) -> subprocess.CompletedProcess:
     """Run ``snnsec ARGS`` in this process: the real CLI, without the ~2.5 CPU-s a fresh Python
     pays to import torch and snnsec (the single-process baselines need no process of their own).
     ``threads`` sets torch's thread count for the run: 1 unless a test compares one process on
     2 threads with ranks on 1 (on a busy machine, torch's extra threads spin: a 180-batch deploy
-    cost 0.75 CPU-s on 1 thread and 5-18 on 2 here). The caller's RNG state is kept.
+    cost 0.75 CPU-s on 1 thread, 5 on 2, and 18 on 2 with OMP_NUM_THREADS=1 in the environment,
+    as tests/conftest.py sets it under xdist). The caller's RNG state is kept.
     Returns what :func:`run` returns: exit code, stdout and stderr."""
-    import contextlib
     import io
 
     import torch
@@ -51,13 +66,9 @@ def in_process(args: list[str], threads: int = 1) -> subprocess.CompletedProcess
     from snnsec.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(threads)
-        with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(args)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(threads), torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        code = main(args)
     return subprocess.CompletedProcess(["snnsec", *args], code, out.getvalue(), err.getvalue())
 
 
@@ -99,12 +110,13 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes))
     opt = torch.optim.Adam(model.parameters(), 1e-2)
     model.train()
-    for step in range(16):
-        batch = slice(32 * step, 32 * step + 32)
-        loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with torch_threads(1):  # the same weights in a serial run and under xdist; no spinning thread
+        for step in range(16):
+            batch = slice(32 * step, 32 * step + 32)
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     path = tmp_path_factory.mktemp("scale-trained") / "trained.pt"
     save_model(model.eval(), path)
     return path

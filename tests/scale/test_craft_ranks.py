@@ -29,10 +29,10 @@ def craft_args(model: Path, out: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The single-process file, crafted in this process on 2 torch threads (the ranks below run
-    on 1 thread each: the bytes must not depend on it)."""
+    """The single-process file, crafted by the CLI in this process. (One process on 2 threads
+    against ranks on 1 is test_shard_evaluate's reference: the same crafting, and its predictions.)"""
     out = tmp_path_factory.mktemp("craft-ref") / "adv.pt"
-    r = in_process(craft_args(tiny_model, out), threads=2)
+    r = in_process(craft_args(tiny_model, out))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["n"] == N
     return out.read_bytes()
@@ -68,8 +68,9 @@ def _kill_midway(cmd: list[str], out: Path) -> int:
     """Start ``cmd`` in its own process group, SIGKILL the whole group once a few batches are in
     ``<out>.partial/``, and return how many were."""
     partial = out.with_name(out.name + ".partial")
-    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    # 1 thread (torchrun gives its ranks 1 anyway): a second one would only spin until the kill
+    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:

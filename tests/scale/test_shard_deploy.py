@@ -52,8 +52,9 @@ def kill_midway(cmd: list[str], out: Path, n_batches: int, signum: int = signal.
     it: SIGKILL every process below it (torchrun's workers live in sessions of their own), or send
     ``signum`` to the torchrun agent (or snnsec) alone, which passes it on. Returns the finished batches."""
     partial = out.with_name(out.name + ".partial")
-    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    # 1 thread (torchrun gives its ranks 1 anyway): a second one would only spin until the kill
+    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
     family: list[int] = []
     try:
         deadline = time.monotonic() + 240

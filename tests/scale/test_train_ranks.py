@@ -19,18 +19,21 @@ from snnsec.models import load_model
 from tests.scale.conftest import env, in_process, run, torchrun_cmd
 from tests.scale.test_craft_ranks import _descendants
 
-# 5 epochs: near convergence, where the run-to-run spread of test accuracy is well under a point
-# (at 3 epochs seed 0 gave 0.940 on one process and 0.927 on two: too noisy for a 1-point test)
-ARGS = ["train", "--arch", "vgg5", "--dataset", "mnist5k", "--width", "0.5", "--T", "2", "--epochs", "5",
-        "--batch-size", "64", "--seed", "0", "--no-eval-each-epoch", "--json", "--quiet"]
+# Trained near convergence, so the comparison is not between two noisy runs. One process against
+# two ranks (test accuracy), measured here: at 3 epochs with the default lr 2e-3 seed 0 gave 0.940
+# and 0.927 (too noisy); at 5 epochs, seeds 1 and 2 gave 0.953/0.961 and 0.966/0.965; at 3 epochs
+# with lr 5e-3, seeds 0, 1, 2 gave 0.961/0.962, 0.955/0.963, 0.965/0.967: the same accuracy and
+# spread as 5 epochs for 3/5 of the training
+ARGS = ["train", "--arch", "vgg5", "--dataset", "mnist5k", "--width", "0.5", "--T", "2", "--epochs", "3",
+        "--lr", "5e-3", "--batch-size", "64", "--seed", "0", "--no-eval-each-epoch", "--json", "--quiet"]
 
 
 def _kill_after_first_epoch(cmd: list[str], out: Path) -> None:
     """Start ``cmd`` in its own session and SIGKILL every process below it (torchrun's workers
     live in sessions of their own) as soon as rank 0 has written ``<out>.ckpt``."""
     ckpt = out.with_name(out.name + ".ckpt")
-    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None and not ckpt.is_file():
@@ -68,7 +71,7 @@ def test_two_ranks_match_one_process(trained: dict[str, Any]) -> None:
     a2 = json.loads(lines[0])
     assert a1["test_accuracy"] > 0.9, a1  # it learned: the comparison is not between two chance levels
     assert abs(a2["test_accuracy"] - a1["test_accuracy"]) <= 0.01, (a1["test_accuracy"], a2["test_accuracy"])
-    assert [h["epoch"] for h in a2["history"]] == [1, 2, 3, 4, 5]
+    assert [h["epoch"] for h in a2["history"]] == [1, 2, 3]
     assert sorted(p.name for p in two.iterdir()) == ["m.pt"], "one model file; checkpoints removed"
     model = load_model(two / "m.pt")  # device-neutral, plain BatchNorm state
     assert model.meta.recipe["ranks"] == 2 and model.meta.recipe["batch_size"] == 64
@@ -79,7 +82,7 @@ def test_two_ranks_match_one_process(trained: dict[str, Any]) -> None:
 def test_killed_two_rank_training_resumes_from_its_checkpoint(trained: dict[str, Any]) -> None:
     result = json.loads([line for line in trained["two_stdout"].splitlines() if line.strip()][-1])
     assert result["resumed_from_epoch"] >= 1
-    assert [h["epoch"] for h in result["history"]] == [1, 2, 3, 4, 5]
+    assert [h["epoch"] for h in result["history"]] == [1, 2, 3]
     assert sorted(p.name for p in trained["two"].iterdir()) == ["m.pt"]
 
 
