@@ -27,9 +27,11 @@ demo: $(STAMP)
 	$(PY) -m snnsec demo
 
 # pytest-xdist: one worker per core (tests/conftest.py gives each worker its share of torch
-# threads and trains the shared demo model once for all workers). PYTEST_WORKERS=0 runs serially.
+# threads, trains the shared demo model once for all workers, and orders the modules longest
+# first). loadscope keeps each module on one worker, so module fixtures run once.
+# PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
-PYTEST_PAR := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal)
+PYTEST_PAR := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_PAR)

@@ -117,32 +117,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _ordered(items: list[pytest.Item]) -> list[pytest.Item]:
-    """The run order, module by module (each module's own order kept).
+    """The run order: whole modules, each in its own order, longest first.
 
-    pytest-xdist's ``worksteal`` (``make test``) hands the first half of this list to one worker
-    and the second half to the other, and an idle worker later steals from the end of the other's
-    queue (the split is by count, so the second half starts exactly at ``len(items) // 2``, even
-    inside a short module). So the modules that need the trained demo model open the first half (its worker trains
-    the model), the other slow modules open the second half (DVS training, torchrun, Lava), and
-    short tests fill both ends: no worker waits for the demo model while the other trains it, and
-    no long test is left to run alone at the end."""
+    `make test` runs pytest-xdist with ``--dist loadscope --no-loadscope-reorder``: each module
+    goes to one worker as a unit, in this order, the next one to whichever worker runs low. So a
+    module's fixtures (a torchrun training, a Lava run) are paid once, never twice at the same
+    time on two workers. Longest first, so that no long module starts last and runs alone; the
+    longest module that needs the trained demo model opens the list (its worker trains the model)
+    and the longest that does not comes second (the other worker starts on it instead of waiting
+    for the model). ``@pytest.mark.cost(seconds)`` on a module or
+    test is its rough CPU cost under the suite (a scheduling hint; it selects nothing)."""
     def module(item: pytest.Item) -> str:
         return getattr(getattr(item, "module", None), "__name__", "")
 
-    demo, slow = set(), set()
+    groups: dict[str, list[pytest.Item]] = {}
     for item in items:
-        if TRAINED & set(getattr(item, "fixturenames", ())):
-            demo.add(module(item))
-        elif item.get_closest_marker("slow"):
-            slow.add(module(item))
-    first = [i for i in items if module(i) in demo]
-    second = [i for i in items if module(i) in slow - demo]
-    # The longest modules first: `@pytest.mark.slow(seconds=N)` states a test's rough cost.
-    cost: dict[str, float] = {}
-    for item in second:
-        mark = item.get_closest_marker("slow")
-        cost[module(item)] = max(cost.get(module(item), 0.0), float(mark.kwargs.get("seconds", 0)) if mark else 0.0)
-    second.sort(key=lambda item: -cost[module(item)])
-    short = [i for i in items if module(i) not in demo | slow]
-    fill = max(0, min(len(short), len(items) // 2 - len(first)))
-    return first + short[:fill] + second + short[fill:]
+        groups.setdefault(module(item), []).append(item)
+    cost = {name: max((float(m.args[0]) for i in group for m in i.iter_markers("cost")), default=0.0)
+            for name, group in groups.items()}
+    order = sorted(groups, key=lambda name: -cost[name])  # stable: equal costs keep their order
+    demo = [name for name in order if any(TRAINED & set(getattr(i, "fixturenames", ())) for i in groups[name])]
+    if demo:  # the first demo module trains the model; the other worker must not wait for it
+        order.remove(demo[0])
+        other = next((name for name in order if name not in demo), None)
+        if other is not None:
+            order.remove(other)
+            order[:0] = [other]
+        order.insert(0, demo[0])
+    return [item for name in order for item in groups[name]]

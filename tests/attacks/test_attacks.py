@@ -14,6 +14,8 @@ from snnsec.evaluation.robustness import ModelPredictor
 
 from .helpers import batch
 
+pytestmark = pytest.mark.cost(50)  # rough CPU seconds under the suite: orders the xdist schedule
+
 EPS = "0.1"
 EPS_VALUE = 0.1
 

@@ -21,6 +21,8 @@ from snnsec.data.base import sample_indices
 from snnsec.models import save_model
 from snnsec.utils.io import sha256_file
 
+pytestmark = pytest.mark.cost(12)  # rough CPU seconds under the suite: orders the xdist schedule
+
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:

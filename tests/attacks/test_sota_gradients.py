@@ -23,6 +23,8 @@ from snnsec.neurons import LIF, NeuronParameters, NeuronState, RateRecorder, Spi
 
 from .helpers import make_active
 
+pytestmark = pytest.mark.cost(8)  # rough CPU seconds under the suite: orders the xdist schedule
+
 NEW = ("act", "assg", "bptr", "hart", "pdsg")
 
 

@@ -11,6 +11,8 @@ from snnsec.models import build_model
 
 from .helpers import make_active
 
+pytestmark = pytest.mark.cost(11)  # rough CPU seconds under the suite: orders the xdist schedule
+
 
 def test_l0_projection_keeps_the_largest_changes_as_flips() -> None:
     threat = L0Events(budget=2)

@@ -8,8 +8,10 @@ import pytest
 
 from snnsec.cli.main import main
 
+pytestmark = pytest.mark.cost(90)  # rough CPU seconds under the suite: orders the xdist schedule
 
-@pytest.mark.slow(seconds=100)  # about 100 s on 2 idle cores (width 0.0625, frames generated included); see docs/datasets.md
+
+@pytest.mark.slow  # about 100 s on 2 idle cores (width 0.0625, frames generated included); see docs/datasets.md
 def test_vggdvs_learns_dvs_mnist5k(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SNNSEC_CACHE_DIR", str(tmp_path / "cache"))
     rc = main(["train", "--arch", "vggdvs", "--dataset", "dvs-mnist5k", "--width", "0.0625", "--epochs", "2",

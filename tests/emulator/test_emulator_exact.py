@@ -17,6 +17,8 @@ from snnsec.export.reference import simulate_fixed
 from tests.emulator.models import exportable_resnet, full_width, tiny_resnet
 from tests.lava.tiny_models import tiny_vgg
 
+pytestmark = pytest.mark.cost(10)  # rough CPU seconds under the suite: orders the xdist schedule
+
 
 def _compare(fixed, msgs, emu) -> int:
     """Assert the emulator equals simulate_fixed on every spike and every readout step."""

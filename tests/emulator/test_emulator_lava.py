@@ -10,7 +10,7 @@ from snnsec.backends.base import input_steps
 from tests.emulator.models import tiny_resnet
 from tests.lava.tiny_models import tiny_vgg
 
-pytestmark = pytest.mark.lava
+pytestmark = [pytest.mark.lava, pytest.mark.cost(22)]
 
 CASES = {
     # name: (model, expected lava-sim builder)

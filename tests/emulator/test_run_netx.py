@@ -13,6 +13,8 @@ from snnsec.emulator import run_netx
 from snnsec.errors import InputError
 from tests.emulator.lava_netx import lava_netx_run
 
+pytestmark = pytest.mark.cost(10)  # rough CPU seconds under the suite: orders the xdist schedule
+
 CUBA = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03, "requires_grad": False}
 
 

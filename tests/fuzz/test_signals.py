@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # real deploy/craft subprocesses, each starting torch and Lava
+pytestmark = [pytest.mark.slow, pytest.mark.cost(30)]  # real deploy/craft subprocesses, each starting torch and Lava
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,8 @@ import pytest
 
 from snnsec._lava_pth import PTH_NAME, remove_pth, site_packages, write_pth
 
+pytestmark = pytest.mark.cost(8)  # rough CPU seconds under the suite: orders the xdist schedule
+
 USER_SCRIPT = "from lava.lib.dl import netx; from lava.proc.lif.process import LIF; print('lava ok')"
 
 

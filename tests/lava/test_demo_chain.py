@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.lava
+pytestmark = [pytest.mark.lava, pytest.mark.cost(9)]
 
 
 def _check_report_files(out, report) -> None:

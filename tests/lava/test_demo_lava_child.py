@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.lava, pytest.mark.slow]
+pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.cost(12)]
 
 
 def _model_file(tmp_path: Path) -> Path:

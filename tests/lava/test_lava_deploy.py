@@ -20,7 +20,7 @@ from snnsec.cli.main import main
 from snnsec.models import save_model
 from tests.lava.tiny_models import tiny_vgg
 
-pytestmark = pytest.mark.lava
+pytestmark = [pytest.mark.lava, pytest.mark.cost(11)]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from snnsec.export.quantize import quantize
 from snnsec.export.reference import simulate_fixed
 from tests.lava.tiny_models import on_grid, tiny_resnet, tiny_vgg, torch_spikes
 
-pytestmark = pytest.mark.lava
+pytestmark = [pytest.mark.lava, pytest.mark.cost(23)]
 
 
 @pytest.mark.parametrize("builder", ["netx", "lava-nc"])

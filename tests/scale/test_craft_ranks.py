@@ -15,7 +15,7 @@ import pytest
 
 from tests.scale.conftest import env, in_process, run, snnsec_cmd, torchrun_cmd
 
-pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
+pytestmark = [pytest.mark.slow, pytest.mark.cost(22)]  # real torchrun processes: seconds each to start
 
 # 16 batches (each with its own seed): enough that a kill after 3 leaves work on a busy machine;
 # fewer would save nothing, the cost here is process start-up, not crafting

@@ -20,7 +20,7 @@ from snnsec.backends.batched import RUN_SPECIFIC_INFO
 from tests.scale.conftest import env, in_process, run, snnsec_cmd, torchrun_cmd
 from tests.scale.test_craft_ranks import _descendants
 
-pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
+pytestmark = [pytest.mark.slow, pytest.mark.cost(55)]  # real torchrun processes: seconds each to start
 
 N_ADV, EVAL = 30, 4  # 8 batches of clean + adversarial samples, the last one short
 

@@ -12,7 +12,7 @@ import pytest
 from tests.scale.conftest import in_process, run, snnsec_cmd, torchrun_cmd
 from tests.scale.test_shard_deploy import kill_midway
 
-pytestmark = pytest.mark.slow  # real torchrun processes: seconds each to start
+pytestmark = [pytest.mark.slow, pytest.mark.cost(35)]  # real torchrun processes: seconds each to start
 
 N, BATCH, EVAL = 48, 3, 7  # 16 crafting batches, 7 prediction batches (the last one short)
 

@@ -19,6 +19,8 @@ from snnsec.models import load_model
 from tests.scale.conftest import env, in_process, run, torchrun_cmd
 from tests.scale.test_craft_ranks import _descendants
 
+pytestmark = pytest.mark.cost(35)  # rough CPU seconds under the suite: orders the xdist schedule
+
 # Trained near convergence, so the comparison is not between two noisy runs. One process against
 # two ranks (test accuracy), measured here: at 3 epochs with the default lr 2e-3 seed 0 gave 0.940
 # and 0.927 (too noisy); at 5 epochs, seeds 1 and 2 gave 0.953/0.961 and 0.966/0.965; at 3 epochs
