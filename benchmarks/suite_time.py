@@ -8,8 +8,8 @@ core through pytest-xdist) with the repository's one ``.venv``:
   checked out into a temporary ``git worktree`` and run the way its Makefile ran it
   (``pytest -q``, one process), with ``PYTHONPATH`` pointing at that checkout so it tests its
   own ``snnsec``;
-- **new**: this checkout's suite the way ``make test`` runs it now (``pytest -q -n auto --dist
-  worksteal``); ``--new-serial`` adds a row for the same suite in one process.
+- **new**: this checkout's ``make -s test`` itself (pytest-xdist, ``--dist loadscope``, see the
+  Makefile); ``--new-serial`` adds a row for the same suite in one process.
 
 Each row reports wall seconds, tests passed/failed/skipped, seconds per test and the ratio to the
 old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
@@ -17,7 +17,7 @@ caches). Both suites train their own models from scratch; nothing is cached betw
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 
 Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--only-new]``.
-It takes as long as both suites (about 6 + 6 minutes on 2 idle cores).
+It takes as long as both suites (about 4 + 6 minutes on 2 idle cores).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,15 +39,18 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|deselected)")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the suite, once reaped
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tail = (proc.stdout.strip().splitlines() or [""])[-1]
     counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
     for num, kind in SUMMARY.findall(tail):
         counts[{"errors": "error"}.get(kind, kind)] = int(num)
     failures = [line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
-    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "exit": proc.returncode, "summary": tail, **counts,
+    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "exit": proc.returncode, "summary": tail, **counts,
             "failures": failures}
 
 
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["git", "worktree", "add", "--detach", str(old_dir), args.old_rev], cwd=REPO,
                            check=True, capture_output=True)
         try:
-            plan = [("new", [py, "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal"], REPO, env)]
+            plan = [("new, make test", ["make", "-s", "test"], REPO, env)]
             if args.new_serial:
                 plan.append(("new, one process", [py, "-m", "pytest", "-q"], REPO, env))
             if not args.only_new:
@@ -93,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"test suites on {os.cpu_count()} cores, one after the other")
-    print(f"{'suite':<22} {'wall s':>8} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
+    print(f"{'suite':<22} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
-        print(f"{name:<22} {r['wall_s']:>8.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
+        print(f"{name:<22} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
         for line in r["failures"]:
             print(f"    {line}")
