@@ -91,7 +91,7 @@ class NeuronModel:
     def charge_partials(self, u: torch.Tensor, current: torch.Tensor) -> tuple[Partial, Partial]:
         """:math:`\\partial u(t)/\\partial u(t-1)` and :math:`\\partial u(t)/\\partial I(t)` of
         Eq. (3), which is linear: the constants ``(lambda, 1)``."""
-        return self.p.leak, 1.0
+        return float(self.p.leak), 1.0
 
     def partials(self, fn: str, a: torch.Tensor, b: torch.Tensor) -> tuple[Partial, Partial]:
         """The elementwise partials of ``charge`` or ``reset`` at ``(a, b)``: a tensor each, or a

@@ -73,18 +73,18 @@ class _FusedLIF(torch.autograd.Function):
         gv = g_v if g_v is not None else torch.zeros_like(us[0])
         gx = torch.empty_like(us)
         for t in range(us.shape[0] - 1, -1, -1):
-            if isinstance(c_i, float) and c_i == 1.0:  # dL/dI_t is dL/du_t: write it in place
+            if not isinstance(c_i, torch.Tensor) and c_i == 1.0:  # dL/dI_t is dL/du_t: write it in place
                 du = torch.addcmul(b[t], gv, a[t], out=gx[t])
             else:
                 du = torch.addcmul(b[t], gv, a[t])
                 torch.mul(du, _at(c_i, t), out=gx[t])
-            gv = du if isinstance(c_v, float) and c_v == 1.0 else du * _at(c_v, t)
+            gv = du if not isinstance(c_v, torch.Tensor) and c_v == 1.0 else du * _at(c_v, t)
         return gx, gv, None
 
 
 def _at(partial: torch.Tensor | float, t: int) -> torch.Tensor | float:
     """Step ``t`` of a partial over ``[T, ...]``; a constant is the same at every step."""
-    return partial if isinstance(partial, float) else partial[t]
+    return partial[t] if isinstance(partial, torch.Tensor) else partial
 
 
 def integrate(layer: Any, x: torch.Tensor, state: NeuronState | None) -> tuple[torch.Tensor, NeuronState] | None:
