@@ -129,3 +129,15 @@ def test_a_subclass_that_overrides_reset_alone_gets_autograd_partials_not_its_pa
         assert grads[0].abs().sum() > 0
     finally:
         NEURONS.pop("quarter-test")
+
+
+@pytest.mark.parametrize("leak", [1, 0.5])
+def test_an_integer_leak_trains_through_the_fused_loop_like_its_float(leak) -> None:  # type: ignore[no-untyped-def]
+    """NeuronParameters keeps ``leak=1`` an int; its constant partial must still be a number."""
+    grads = []
+    for value in (leak, float(leak)):
+        layer = LIF(NeuronParameters(leak=value, theta=0.5)).train()
+        x = torch.linspace(0, 1, 4 * 6, dtype=torch.float64).view(4, 6).requires_grad_(True)
+        layer(x, None)[0].sum().backward()
+        grads.append(x.grad)
+    assert torch.equal(grads[0], grads[1]) and grads[0].abs().sum() > 0
