@@ -1,0 +1,78 @@
+"""An exact, fast stand-in for Lava's CPU convolution on integer data (fixed point).
+
+Lava's Conv process model (``lava.proc.conv.models``, both ``fixed_pt`` and ``floating_pt``)
+computes each step through ``lava.proc.conv.utils.conv``. In lava-nc 0.10.0 its torch branch is
+switched off (``TORCH_IS_AVAILABLE = False``), so every step runs ``conv_scipy``: one
+``scipy.signal.convolve2d`` per (output, input) channel pair in a Python double loop, in float64.
+For the MNIST demo vgg5 that loop is about 90 % of lava-sim's CPU time, and a full-width VGG-11
+makes about a million such calls per step.
+
+:func:`conv` computes the same convolution as one float64 matrix product per group (im2col).
+On integer inputs and weights, which is what the fixed-point model always has (``int32``
+weights, ``int32`` or ``bool`` spikes), every product and every partial sum is an integer; in
+float64 those are exact while they stay below 2**53, whatever the order of summation. Both
+``conv_scipy`` and this function are then exact, so their results are identical, bit for bit.
+The function checks that bound on each call (``max|x| * max|w| * fan-in``) and otherwise, and
+for any non-integer data (the float model's weights), calls Lava's own ``conv_scipy`` unchanged.
+
+:mod:`snnsec._lava_compat` routes ``lava.proc.conv.utils.conv`` here when that module is first
+imported (Lava's forked workers inherit it). ``SNNSEC_LAVA_SCIPY_CONV=1`` turns it off: Lava then
+runs exactly as shipped (``tests/lava/test_lava_conv.py`` checks both give the same spikes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+EXACT_LIMIT = 2.0**53  # float64 represents every integer below this exactly
+_INTEGER_KINDS = "biu"
+
+
+def enabled() -> bool:
+    """Whether Lava's convolution is routed through :func:`conv` (not when ``SNNSEC_LAVA_SCIPY_CONV=1``)."""
+    return os.environ.get("SNNSEC_LAVA_SCIPY_CONV", "") in ("", "0")
+
+
+def conv(
+    fallback: Callable[..., np.ndarray],
+    input_: np.ndarray,
+    weight: np.ndarray,
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> np.ndarray:
+    """``conv_scipy``'s result (float64 ``[X, Y, K]``) for ``input_`` ``[X, Y, C]`` and ``weight``
+    ``[K, kx, ky, C // groups]``: computed here when exact, else by ``fallback`` (``conv_scipy``)."""
+    args = (input_, weight, kernel_size, stride, padding, dilation, groups)
+    if not enabled() or input_.dtype.kind not in _INTEGER_KINDS or weight.dtype.kind not in _INTEGER_KINDS:
+        return fallback(*args)
+    (kx, ky), (sx, sy), (px, py), (dx, dy) = (tuple(int(v) for v in p) for p in (kernel_size, stride, padding, dilation))
+    groups = int(groups)
+    k_out, c_in = weight.shape[0], input_.shape[2]
+    if groups < 1 or c_in % groups or k_out % groups or weight.shape[1:] != (kx, ky, c_in // groups):
+        return fallback(*args)  # let Lava raise its own error
+    x = input_.astype(np.float64)
+    w = weight.astype(np.float64)
+    fan_in = kx * ky * (c_in // groups)
+    if x.size and w.size and float(np.abs(x).max()) * float(np.abs(w).max()) * fan_in >= EXACT_LIMIT:
+        return fallback(*args)
+    x = np.pad(x, ((px, px), (py, py), (0, 0)))
+    ex, ey = dx * (kx - 1) + 1, dy * (ky - 1) + 1  # the dilated kernel's extent
+    if x.shape[0] < ex or x.shape[1] < ey:
+        return fallback(*args)
+    # scipy's convolve2d is a true convolution: a correlation with the flipped kernel
+    windows = np.lib.stride_tricks.sliding_window_view(x, (ex, ey), axis=(0, 1))[::sx, ::sy, :, ::dx, ::dy]
+    ox, oy = windows.shape[:2]  # [ox, oy, C, kx, ky]
+    w = w[:, ::-1, ::-1, :]
+    k_grp, c_grp = k_out // groups, c_in // groups
+    out = np.empty((ox, oy, k_out), dtype=np.float64)
+    for g in range(groups):
+        cols = windows[:, :, g * c_grp:(g + 1) * c_grp].reshape(ox * oy, c_grp * kx * ky)
+        kern = w[g * k_grp:(g + 1) * k_grp].transpose(0, 3, 1, 2).reshape(k_grp, c_grp * kx * ky)
+        out[:, :, g * k_grp:(g + 1) * k_grp] = (cols @ kern.T).reshape(ox, oy, k_grp)
+    return out

@@ -1,0 +1,124 @@
+"""snnsec._lava_conv: Lava's CPU convolution, computed as a matrix product, equals Lava's own
+``conv_scipy`` bit for bit wherever it takes over, and hands everything else back to it."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from snnsec import _lava_conv
+
+pytestmark = pytest.mark.lava
+
+
+@pytest.fixture(scope="module")
+def lava_utils():
+    import lava.proc.conv.utils as utils  # the .pth hook (or snnsec's import) installs the rewrite
+
+    return utils
+
+
+GEOMETRIES = [  # kernel, stride, padding, dilation, groups
+    ((k, k2), s, p, d, g)
+    for (k, k2), s, p, d, g in itertools.product(
+        [(1, 1), (3, 3), (3, 2), (5, 3)], [(1, 1), (2, 2), (2, 1)], [(0, 0), (1, 1), (2, 0)], [(1, 1), (2, 2), (1, 2)], [1, 2])
+]
+
+
+@pytest.mark.parametrize("kind", ["bool", "int32", "int32-24bit"])
+def test_equals_conv_scipy_bit_for_bit_over_geometries(lava_utils, kind):
+    """Every geometry of the grid (stride, padding, dilation, groups, non-square kernels and
+    images), on unary spikes, graded int32 messages and 24-bit messages: identical float64
+    arrays, and ``conv`` (Lava's entry point, rewritten) returns the same as unpatched Lava."""
+    rng = np.random.default_rng(7)
+    compared = 0
+    for kernel, stride, padding, dilation, groups in GEOMETRIES:
+        c, k = 4, 6
+        if kind == "bool":
+            x = rng.random((9, 7, c)) < 0.3
+        else:
+            hi = 2**23 if kind == "int32-24bit" else 300
+            x = rng.integers(-hi, hi, (9, 7, c)).astype(np.int32)
+        w = rng.integers(-256, 255, (k, *kernel, c // groups)).astype(np.int32)
+        try:
+            want = lava_utils.conv_scipy(x, w, kernel, stride, padding, dilation, groups)
+        except ValueError:  # the kernel does not fit: nothing to compare
+            continue
+        got = _lava_conv.conv(_unused, x, w, kernel, stride, padding, dilation, groups)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got, want), (kernel, stride, padding, dilation, groups)
+        assert np.array_equal(lava_utils.conv(x, w, kernel, stride, padding, dilation, groups), want.astype(np.int32))
+        compared += 1
+    assert compared > 150
+
+
+def _unused(*args):
+    raise AssertionError("the exact path must not fall back here")
+
+
+def test_hands_float_data_and_unsafe_magnitudes_to_conv_scipy(lava_utils):
+    """Float weights (Lava's floating_pt model) and products that could exceed float64's exact
+    integers go to ``conv_scipy`` itself, with the arguments unchanged."""
+    calls = []
+
+    def fallback(*args):
+        calls.append(args)
+        return lava_utils.conv_scipy(*args)
+
+    geometry = ((3, 3), (1, 1), (1, 1), (1, 1), 1)
+    x = np.ones((5, 5, 2), dtype=np.int32)
+    w_float = np.full((3, 3, 3, 2), 0.1)
+    np.testing.assert_array_equal(_lava_conv.conv(fallback, x, w_float, *geometry), lava_utils.conv_scipy(x, w_float, *geometry))
+    assert len(calls) == 1 and calls[0][1] is w_float
+    huge = np.full((5, 5, 2), 2**45, dtype=np.int64)  # 2**45 * 255 * 18 > 2**53
+    w_int = np.full((3, 3, 3, 2), 255, dtype=np.int32)
+    _lava_conv.conv(fallback, huge, w_int, *geometry)
+    assert len(calls) == 2 and calls[1][0] is huge
+    _lava_conv.conv(fallback, x, w_int, *geometry)  # safe integers: no fallback
+    assert len(calls) == 2
+
+
+def test_lava_routes_its_convolution_here_unless_turned_off(lava_utils, monkeypatch):
+    seen = []
+    real = _lava_conv.conv
+
+    def spy(fallback, *args):
+        seen.append(fallback)
+        return real(fallback, *args)
+
+    monkeypatch.setattr(_lava_conv, "conv", spy)
+    x, w = np.ones((4, 4, 1), dtype=bool), np.ones((1, 3, 3, 1), dtype=np.int32)
+    lava_utils.conv(x, w, (3, 3), (1, 1), (0, 0), (1, 1), 1)
+    assert seen == [lava_utils.conv_scipy]
+    monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", "1")
+    assert not _lava_conv.enabled()
+    calls = []
+    real(lambda *a: calls.append(a) or lava_utils.conv_scipy(*a), x, w, (3, 3), (1, 1), (0, 0), (1, 1), 1)
+    assert len(calls) == 1  # switched off: Lava's own conv_scipy, even on integer data
+
+
+def test_a_lava_run_gives_the_same_spikes_with_and_without_it(monkeypatch):
+    """A tiny VGG (strided and padded convolutions, graded input messages) on lava-sim in fixed
+    point: every population's spikes and the readout, with Lava's own convolution and with this one."""
+    from snnsec.backends.base import input_steps
+    from snnsec.backends.lava_sim import LavaSimBackend
+    from tests.lava.tiny_models import tiny_vgg
+
+    model = tiny_vgg(encoder="direct", leak=0.75, T=4, seed=4, normalization={"mean": [0.5], "std": [0.25]})
+    steps = input_steps(model, torch.rand(3, 1, 8, 8))
+    runs = []
+    for scipy_conv in ("1", "0"):
+        monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", scipy_conv)  # read in the forked workers, per call
+        backend = LavaSimBackend(model, precision="fixed", builder="netx", show_progress=False)
+        runs.append(backend.run_steps(steps, record_spikes=True))
+    (pred_a, res_a), (pred_b, res_b) = runs
+    np.testing.assert_array_equal(res_a.readout, res_b.readout)
+    spiking = 0
+    for a, b in zip(res_a.spikes, res_b.spikes):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+            spiking += int(a.sum())
+    assert spiking > 20  # the convolutions carried spikes
