@@ -1,4 +1,5 @@
-"""Lava throughput: one runtime per sample vs. samples streamed through one runtime, and vgg11 cost.
+"""Lava throughput: one runtime per sample vs. samples streamed through one runtime, and vgg11 cost,
+each with Lava's own convolution (``conv_scipy``) and with snnsec's exact one (``snnsec._lava_conv``).
 
     .venv/bin/python benchmarks/lava_streaming.py            # table
     .venv/bin/python benchmarks/lava_streaming.py --json     # one JSON object
@@ -12,17 +13,23 @@ bit-accurate fixed point through lava-dl NetX on Lava's CPU simulator:
 Both produce the same predictions (checked). Then seconds per simulated step of a full-width
 vgg11 on 3x32x32 (untrained weights: Lava's cost per step does not depend on spike activity),
 measured over a few steps after compilation.
+
+(c) the stream of (b) and the vgg11 steps again, with ``SNNSEC_LAVA_SCIPY_CONV=1``: Lava's
+convolution as shipped (one scipy ``convolve2d`` per channel pair). The table gives both and the
+ratio, and checks that the stream's readouts are identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -65,6 +72,36 @@ def streaming(n_stream: int, n_single: int) -> dict[str, Any]:
         "speedup": round(streamed / per_sample, 2),
         "identical_outputs": same,
     }
+
+
+@contextlib.contextmanager
+def lava_conv(which: str) -> Iterator[None]:
+    """Run Lava with snnsec's exact convolution (``"snnsec"``) or Lava's own (``"lava"``)."""
+    old = os.environ.get("SNNSEC_LAVA_SCIPY_CONV")
+    os.environ["SNNSEC_LAVA_SCIPY_CONV"] = "1" if which == "lava" else "0"  # read by the forked workers
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SNNSEC_LAVA_SCIPY_CONV", None)
+        else:
+            os.environ["SNNSEC_LAVA_SCIPY_CONV"] = old
+
+
+def stream_readout(n: int) -> tuple[np.ndarray, float]:
+    """The demo model's first ``n`` test digits streamed through one runtime: readout, seconds."""
+    import snnsec
+    from snnsec.backends.base import input_steps
+    from snnsec.backends.lava_sim import LavaSimBackend
+    from snnsec.data import get_dataset
+    from snnsec.demo import demo_model
+
+    model = snnsec.load_model(demo_model()[0])
+    steps = input_steps(model, get_dataset("mnist5k").split("test").x[:n])  # type: ignore[attr-defined]
+    backend = LavaSimBackend(model, precision="fixed", show_progress=False)
+    start = time.perf_counter()
+    pred, _ = backend.run_steps(steps)
+    return pred.scores, time.perf_counter() - start
 
 
 def vgg11_step_cost(steps: int) -> dict[str, Any]:
@@ -113,13 +150,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=50, help="samples streamed through one runtime")
     p.add_argument("--single", type=int, default=10, help="samples run with one runtime each")
     p.add_argument("--vgg11-steps", type=int, default=3, help="vgg11 steps to time (0: skip)")
+    p.add_argument("--no-scipy", action="store_true",
+                   help="skip the runs with Lava's own convolution (slow: about 10x on vgg5, more on vgg11)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if not 1 <= args.single <= args.n:
         p.error(f"--single must lie in [1, --n]; got {args.single}")
-    result: dict[str, Any] = {"streaming": streaming(args.n, args.single)}
-    if args.vgg11_steps > 0:
-        result["vgg11"] = vgg11_step_cost(args.vgg11_steps)
+    with lava_conv("snnsec"):
+        result: dict[str, Any] = {"streaming": streaming(args.n, args.single)}
+        if args.vgg11_steps > 0:
+            result["vgg11"] = vgg11_step_cost(args.vgg11_steps)
+    if not args.no_scipy:
+        conv: dict[str, Any] = {}
+        readouts = {}
+        for which in ("lava", "snnsec"):
+            with lava_conv(which):
+                readouts[which], seconds = stream_readout(args.n)
+                conv[which] = {"stream_s": round(seconds, 2)}
+                if args.vgg11_steps > 0:
+                    conv[which]["vgg11_s_per_step"] = vgg11_step_cost(args.vgg11_steps)["seconds_per_step"]
+        conv["identical_readouts"] = bool(np.array_equal(readouts["lava"], readouts["snnsec"]))
+        conv["stream_speedup"] = round(conv["lava"]["stream_s"] / conv["snnsec"]["stream_s"], 2)
+        if args.vgg11_steps > 0:
+            conv["vgg11_speedup"] = round(conv["lava"]["vgg11_s_per_step"] / conv["snnsec"]["vgg11_s_per_step"], 1)
+        result["conv"] = conv
     if args.json:
         print(json.dumps(result))
         return 0
@@ -134,6 +188,16 @@ def main(argv: list[str] | None = None) -> int:
         v = result["vgg11"]
         print(f"{v['model']}: {v['seconds_per_step']:.2f} s per simulated step "
               f"(over {v['steps_measured']} steps; compile + first step {v['compile_and_first_step_s']} s)")
+    if "conv" in result:
+        c = result["conv"]
+        print(f"\n(c) Lava's convolution: as shipped (conv_scipy) vs snnsec._lava_conv, same run")
+        print(f"{'':<34}{'conv_scipy':>12}{'snnsec':>10}{'ratio':>8}")
+        print(f"{'vgg5 stream of %d samples, s' % args.n:<34}{c['lava']['stream_s']:>12.2f}"
+              f"{c['snnsec']['stream_s']:>10.2f}{c['stream_speedup']:>7.2f}x")
+        if "vgg11_speedup" in c:
+            print(f"{'vgg11 full width, s per step':<34}{c['lava']['vgg11_s_per_step']:>12.2f}"
+                  f"{c['snnsec']['vgg11_s_per_step']:>10.2f}{c['vgg11_speedup']:>7.1f}x")
+        print(f"identical readouts: {c['identical_readouts']}")
     return 0
 
 
