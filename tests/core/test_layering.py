@@ -14,7 +14,7 @@ ROOT = Path(snnsec.__file__).parent
 
 LAYERS: dict[str, int] = {
     # 0: primitives
-    "errors": 0, "utils": 0, "neurons": 0, "encoders": 0, "_lava_compat": 0, "_lava_pth": 0,
+    "errors": 0, "utils": 0, "neurons": 0, "encoders": 0, "_lava_compat": 0, "_lava_conv": 0, "_lava_pth": 0,
     # 1: what a model and a dataset are
     "models": 1, "data": 1,
     # 2: what is done to a model: attack it, export it, run it elsewhere
