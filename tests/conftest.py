@@ -22,6 +22,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(_THREADS, torch.get_num_threads())))
 
+from snnsec.utils.malloc import tune_malloc  # noqa: E402
+
+tune_malloc()  # as the CLI does at start-up: tests that call the library run as a command would
+
 
 @pytest.fixture(scope="session")
 def demo_training(tmp_path_factory: pytest.TempPathFactory):

@@ -16,9 +16,10 @@ PACKAGES = ("torch", "norse", "lava-nc", "lava-dl", "tonic", "onnx", "onnxruntim
 def collect() -> dict[str, Any]:
     import torch
 
-    from snnsec import __version__
+    from snnsec import __version__, _lava_conv
     from snnsec._lava_compat import lava_status
     from snnsec.utils.device import cuda_devices
+    from snnsec.utils.malloc import tune_malloc
 
     versions = {}
     for name in PACKAGES:
@@ -44,6 +45,8 @@ def collect() -> dict[str, Any]:
         "lava_lif_imports": lava_ok,
         "lava_detail": lava_msg,
         "torchvision_installed": torchvision,
+        "malloc_tuned": tune_malloc(),  # what the CLI applied at start-up (idempotent)
+        "lava_conv": "snnsec (exact)" if _lava_conv.enabled() else "lava-nc conv_scipy",
     }
 
 
@@ -63,6 +66,8 @@ def _human(info: dict[str, Any]) -> str:
     ]
     lines += [
         f"lava LIF:      {'imports' if info['lava_lif_imports'] else 'FAILS: ' + info['lava_detail']}",
+        f"lava conv:     {info['lava_conv']}",
+        f"malloc:        {'tuned (snnsec.utils.malloc)' if info['malloc_tuned'] else 'C library defaults'}",
     ]
     if info["torchvision_installed"]:
         lines.append("WARNING:       torchvision is installed; it breaks the CPU torch here (see docs/install.md)")
