@@ -36,6 +36,19 @@ def enabled() -> bool:
     return os.environ.get("SNNSEC_LAVA_SCIPY_CONV", "") in ("", "0")
 
 
+def active() -> bool:
+    """Whether Lava's convolution runs here now: the rewrite of ``lava.proc.conv.utils`` applied
+    (it warns when another Lava release's source does not match) and the switch is on."""
+    from snnsec._lava_compat import install
+
+    install()
+    try:
+        from lava.proc.conv import utils
+    except Exception:  # Lava missing or broken: `snnsec env` reports that on its own line
+        return False
+    return enabled() and __name__ in utils.conv.__code__.co_consts
+
+
 def conv(
     fallback: Callable[..., np.ndarray],
     input_: np.ndarray,

@@ -93,8 +93,9 @@ def test_lava_routes_its_convolution_here_unless_turned_off(lava_utils, monkeypa
     x, w = np.ones((4, 4, 1), dtype=bool), np.ones((1, 3, 3, 1), dtype=np.int32)
     lava_utils.conv(x, w, (3, 3), (1, 1), (0, 0), (1, 1), 1)
     assert seen == [lava_utils.conv_scipy]
+    assert _lava_conv.active()  # what `snnsec env` reports
     monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", "1")
-    assert not _lava_conv.enabled()
+    assert not _lava_conv.enabled() and not _lava_conv.active()
     calls = []
     real(lambda *a: calls.append(a) or lava_utils.conv_scipy(*a), x, w, (3, 3), (1, 1), (0, 0), (1, 1), 1)
     assert len(calls) == 1  # switched off: Lava's own conv_scipy, even on integer data
