@@ -70,8 +70,30 @@ class NeuronModel:
         return u + current if self.p.leak == 1.0 else self.p.leak * u + current
 
     def fire(self, u: torch.Tensor) -> torch.Tensor:
-        """Eq. (4) with the STBP surrogate backward: :math:`s = H(u - \\theta)`, :math:`H(0) = 1`."""
+        """Eq. (4) with the STBP surrogate backward: :math:`s = H(u - \\theta)`, :math:`H(0) = 1`.
+
+        Where no gradient can flow (``no_grad``, eval forwards, the fused training loop's forward
+        pass), the same spikes come from one comparison instead of :func:`spike`'s five
+        elementwise passes and autograd function: see :meth:`_compare_is_exact`."""
+        if not (u.requires_grad and torch.is_grad_enabled()) and self._compare_is_exact(u):
+            return (u >= self.p.theta).to(u.dtype)
         return spike(u - self.p.theta, self.p)
+
+    def _compare_is_exact(self, u: torch.Tensor) -> bool:
+        """Whether ``u >= theta`` equals :func:`spike`'s forward value bit for bit for every ``u``.
+
+        Its forward is ``H(x') + [x == 0]`` with ``x = u - theta`` and ``x'`` = ``x / gamma``
+        (triangle), ``gamma * x`` (super) or ``x``; ``H(y) = [y > 0]`` (Norse's Heaviside). Both
+        sides round ``theta`` to ``u``'s dtype. With gradual underflow ``x == 0`` exactly when
+        ``u == theta``, and ``x`` has the sign of ``u - theta``; so they agree unless the scaling
+        underflows a positive ``x`` to 0. A nonzero ``x`` is at least ``ulp(theta) >=
+        theta * 2**-24`` in float32, so ``x'`` stays above float32's smallest subnormal
+        (``2**-149``) while ``theta * min(gamma, 1/gamma) >= 2**-100``, far below any real
+        threshold. Other dtypes (half precision) keep :func:`spike`."""
+        if u.dtype not in (torch.float32, torch.float64):
+            return False
+        gamma = float(self.p.gamma)
+        return float(self.p.theta) * min(gamma, 1.0 / gamma) >= 2.0**-100
 
     def fires(self, u: torch.Tensor) -> torch.Tensor:
         """Eq. (4) as a plain comparison (no autograd function): what ONNX and references run."""

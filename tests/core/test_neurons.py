@@ -93,3 +93,31 @@ def test_bad_parameters_name_the_problem(kwargs: dict, message: str) -> None:
 def test_sequence_shape_is_checked_at_the_door() -> None:
     with pytest.raises(InputError, match=r"\[T, B, \.\.\.\]"):
         LIF()(torch.rand(5))
+
+
+@pytest.mark.parametrize("surrogate", ["triangle", "super", "tanh", "circ", "heavi_erfc"])
+@pytest.mark.parametrize(("theta", "gamma"), [(1.0, 1.0), (0.3, 0.5), (1.0, 3.0), (1e-20, 7.0), (2.5, 1e-3)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_grad_fire_is_spikes_surrogate_forward_bit_for_bit(surrogate: str, theta: float, gamma: float,
+                                                              dtype: torch.dtype) -> None:
+    """Without a gradient to carry, ``fire`` compares ``u >= theta`` instead of running the
+    surrogate function; the spikes must be the surrogate forward's, at the threshold and its
+    float neighbours, at +-0, +-inf and NaN included."""
+    from snnsec.neurons.base import neuron_model
+    from snnsec.neurons.functional import spike
+
+    p = NeuronParameters(1.0, theta, "hard", surrogate, gamma)
+    model = neuron_model(p)
+    t = torch.tensor(theta, dtype=dtype)
+    near = [t, torch.nextafter(t, t + 1), torch.nextafter(t, t - 1), torch.nextafter(torch.nextafter(t, t + 1), t + 1)]
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), -theta], dtype=dtype)
+    u = torch.cat([torch.stack(near), special, torch.randn(4000, dtype=dtype) * theta * 2])
+    with torch.no_grad():
+        fast = model.fire(u)
+        want = spike(u - theta, p)
+    assert fast.dtype == want.dtype and torch.equal(fast, want)
+    assert fast[0] == 1 and fast[1] == 1 and fast[2] == 0  # fires on reaching theta
+    # with a gradient to carry, the surrogate still runs (and carries it)
+    g = u[:4].clone().requires_grad_(True)
+    z = model.fire(g)
+    assert torch.equal(z.detach(), want[:4]) and z.grad_fn is not None
