@@ -21,7 +21,7 @@ import torch
 
 from snnsec.backends.replay import backend_figures, backend_predict, flatten_adversarial
 
-pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.cost(120)]
+pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.cost(90)]
 
 N_CLEAN = 200  # issue 5: lava-sim agrees with torch on >= 97 % of 200 test digits
 # rga-pgd examples for the transfer ratio: on the first 100 digits torch's ASR is about 0.9 (88 of
