@@ -10,10 +10,12 @@ makes about a million such calls per step.
 :func:`conv` computes the same convolution as one float64 matrix product per group (im2col).
 On integer inputs and weights, which is what the fixed-point model always has (``int32``
 weights, ``int32`` or ``bool`` spikes), every product and every partial sum is an integer; in
-float64 those are exact while they stay below 2**53, whatever the order of summation. Both
-``conv_scipy`` and this function are then exact, so their results are identical, bit for bit.
-The function checks that bound on each call (``max|x| * max|w| * fan-in``) and otherwise, and
-for any non-integer data (the float model's weights), calls Lava's own ``conv_scipy`` unchanged.
+float64 those are exact while they stay below 2**53, whatever the order of summation (in
+float32 below 2**24, which it uses where the bound allows: unary spikes with 8-bit weights).
+Both ``conv_scipy`` and this function are then exact, so their results are identical, bit for
+bit. The function checks the bound on each call (``max|x| * max|w| * fan-in``) and otherwise,
+and for any non-integer data (the float model's weights), calls Lava's own ``conv_scipy``
+unchanged.
 
 :mod:`snnsec._lava_compat` routes ``lava.proc.conv.utils.conv`` here when that module is first
 imported (Lava's forked workers inherit it). ``SNNSEC_LAVA_SCIPY_CONV=1`` turns it off: Lava then
@@ -28,6 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 EXACT_LIMIT = 2.0**53  # float64 represents every integer below this exactly
+FLOAT32_EXACT = 2.0**24  # float32 likewise up to this
 _INTEGER_KINDS = "biu"
 
 
@@ -47,6 +50,14 @@ def active() -> bool:
     except Exception:  # Lava missing or broken: `snnsec env` reports that on its own line
         return False
     return enabled() and __name__ in utils.conv.__code__.co_consts
+
+
+def _abs_max(a: np.ndarray) -> float:
+    if not a.size:
+        return 0.0
+    if a.dtype == bool:
+        return float(a.any())
+    return float(max(-int(a.min()), int(a.max())))
 
 
 def conv(
@@ -69,21 +80,23 @@ def conv(
     k_out, c_in = weight.shape[0], input_.shape[2]
     if groups < 1 or c_in % groups or k_out % groups or weight.shape[1:] != (kx, ky, c_in // groups):
         return fallback(*args)  # let Lava raise its own error
-    x = input_.astype(np.float64)
-    w = weight.astype(np.float64)
     fan_in = kx * ky * (c_in // groups)
-    if x.size and w.size and float(np.abs(x).max()) * float(np.abs(w).max()) * fan_in >= EXACT_LIMIT:
+    bound = _abs_max(input_) * _abs_max(weight) * fan_in  # no partial sum exceeds it
+    if bound >= EXACT_LIMIT:
         return fallback(*args)
-    x = np.pad(x, ((px, px), (py, py), (0, 0)))
+    # float32 where every partial sum stays within its exact integers (unary spikes and 8-bit
+    # weights: always), float64 otherwise; the result is float64 like conv_scipy's either way
+    dtype = np.float32 if bound <= FLOAT32_EXACT else np.float64
+    x = np.pad(input_.astype(dtype), ((px, px), (py, py), (0, 0)))
     ex, ey = dx * (kx - 1) + 1, dy * (ky - 1) + 1  # the dilated kernel's extent
     if x.shape[0] < ex or x.shape[1] < ey:
         return fallback(*args)
     # scipy's convolve2d is a true convolution: a correlation with the flipped kernel
     windows = np.lib.stride_tricks.sliding_window_view(x, (ex, ey), axis=(0, 1))[::sx, ::sy, :, ::dx, ::dy]
     ox, oy = windows.shape[:2]  # [ox, oy, C, kx, ky]
-    w = w[:, ::-1, ::-1, :]
+    w = weight.astype(dtype)[:, ::-1, ::-1, :]
     k_grp, c_grp = k_out // groups, c_in // groups
-    out = np.empty((ox, oy, k_out), dtype=np.float64)
+    out = np.empty((ox, oy, k_out), dtype=np.float64)  # conv_scipy's dtype
     for g in range(groups):
         cols = windows[:, :, g * c_grp:(g + 1) * c_grp].reshape(ox * oy, c_grp * kx * ky)
         kern = w[g * k_grp:(g + 1) * k_grp].transpose(0, 3, 1, 2).reshape(k_grp, c_grp * kx * ky)

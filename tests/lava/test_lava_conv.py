@@ -55,6 +55,17 @@ def test_equals_conv_scipy_bit_for_bit_over_geometries(lava_utils, kind):
     assert compared > 150
 
 
+def test_float32_only_where_every_sum_is_an_exact_float32_integer(lava_utils):
+    """Just above 2**24 a float32 product loses its last bit (4097 * 4097 = 16,785,409 is odd):
+    that bound must take float64; just below, float32 is exact. Both equal conv_scipy."""
+    geometry = ((1, 1), (1, 1), (0, 0), (1, 1), 1)
+    for value in (4096, 4097):  # bounds 2**24 and 2**24 + 8,193
+        x = np.full((2, 2, 1), value, dtype=np.int32)
+        w = np.full((1, 1, 1, 1), value, dtype=np.int32)
+        got = _lava_conv.conv(_unused, x, w, *geometry)
+        assert np.array_equal(got, lava_utils.conv_scipy(x, w, *geometry)) and got[0, 0, 0] == value * value
+
+
 def _unused(*args):
     raise AssertionError("the exact path must not fall back here")
 
