@@ -99,6 +99,18 @@ def all_sum(values: list[float]) -> list[float]:
     return [float(v) for v in t.cpu()]
 
 
+def from_main(values: list[int]) -> list[int]:
+    """Rank 0's ``values`` on every rank (int64 broadcast; identity without a group). Every rank
+    must call it with a list of the same length; what the others pass is ignored."""
+    if not is_distributed():
+        return list(values)
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.int64, device=_comm_device())
+    dist.broadcast(t, src=0)
+    return [int(v) for v in t.cpu()]
+
+
 def shard(items: list[int]) -> list[int]:
     """This rank's share of ``items``: every ``world_size()``-th, starting at ``rank()``."""
     return items[rank()::world_size()]

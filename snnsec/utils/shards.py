@@ -185,7 +185,11 @@ def run_batches(
     try:
         if sharded:
             assert folder is not None  # checked above
-            todo = [b for b in range(n_batches) if not folder.path(b).is_file()]
+            # rank 0 decides which batches are left and tells the others: a rank that listed the
+            # folder itself could see a batch another rank had already finished, and the ranks
+            # would deal out different lists (batches done twice, or by nobody)
+            finished = dist.from_main([int(dist.is_main() and folder.path(b).is_file()) for b in range(n_batches)])
+            todo = [b for b in range(n_batches) if not finished[b]]
             resumed = n_batches - len(todo)
             failure: BaseException | None = None
             try:
