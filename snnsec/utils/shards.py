@@ -6,8 +6,8 @@ never on which process computed it or on what ran before. So:
 
 - each finished batch lands atomically in the folder as ``batch-<b>.pt`` (its sample indices plus
   its result tensors), next to ``run.json``, the fingerprint of the run's options;
-- under torchrun (:mod:`snnsec.utils.distributed`) the batches that have no file yet are dealt
-  round-robin to the ranks, and every rank writes its own;
+- under torchrun (:mod:`snnsec.utils.distributed`) rank 0 lists the batches that have no file
+  yet and broadcasts the list, which is dealt round-robin to the ranks; every rank writes its own;
 - rank 0 then assembles the result from the folder in batch order, exactly as a resumed
   single-process run does, so the output is byte-identical to the single-process run and a run
   killed under any number of ranks resumes under any other number.
