@@ -50,7 +50,9 @@ def test_equals_conv_scipy_bit_for_bit_over_geometries(lava_utils, kind):
         got = _lava_conv.conv(_unused, x, w, kernel, stride, padding, dilation, groups)
         assert got.dtype == want.dtype and got.shape == want.shape
         assert np.array_equal(got, want), (kernel, stride, padding, dilation, groups)
-        assert np.array_equal(lava_utils.conv(x, w, kernel, stride, padding, dilation, groups), want.astype(np.int32))
+        # Lava's conv casts to the weights' int32; 24-bit messages overflow it, on both sides alike
+        with np.errstate(invalid="ignore"):
+            assert np.array_equal(lava_utils.conv(x, w, kernel, stride, padding, dilation, groups), want.astype(np.int32))
         compared += 1
     assert compared > 150
 
