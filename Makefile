@@ -29,15 +29,16 @@ demo: $(STAMP)
 # pytest-xdist: one worker per core (tests/conftest.py gives each worker its share of torch
 # threads, trains the shared demo model once for all workers, and orders the modules longest
 # first). loadscope keeps each module on one worker, so module fixtures run once.
-# PYTEST_WORKERS=0 runs serially.
+# PYTEST_WORKERS=0 runs serially; PYTEST_ARGS adds pytest arguments (test paths, -k, -x, ...).
 PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 PYTEST_PAR := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_PAR)
+	$(PY) -m pytest -q $(PYTEST_PAR) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_PAR) -m "not slow"
+	$(PY) -m pytest -q $(PYTEST_PAR) -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/attack_step.py
