@@ -9,14 +9,18 @@ core through pytest-xdist) with the repository's one ``.venv``:
   (``pytest -q``, one process), with ``PYTHONPATH`` pointing at that checkout so it tests its
   own ``snnsec``;
 - **new**: this checkout's ``make -s test`` itself (pytest-xdist, ``--dist loadscope``, see the
-  Makefile); ``--new-serial`` adds a row for the same suite in one process.
+  Makefile); ``--new-serial`` adds a row for the same suite in one process;
+- **new, old modules** (``--same-modules``): ``make -s test`` restricted (``PYTEST_ARGS``) to the
+  test modules that ``--old-rev`` already had, in their current form. Those modules have grown
+  since (the demo test now runs all 1,000 digits, for example), so this row is the suite that
+  existed before the later issues added modules of their own, not the same tests.
 
 Each row reports wall seconds, tests passed/failed/skipped, seconds per test and the ratio to the
 old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
 caches). Both suites train their own models from scratch; nothing is cached between them except
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 
-Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--only-new]``.
+Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--only-new]``.
 It takes as long as both suites (about 4 + 6 minutes on 2 idle cores).
 """
 
@@ -54,11 +58,20 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
             "failures": failures}
 
 
+def _old_modules(rev: str) -> list[str]:
+    """The test modules ``rev`` had that this checkout still has, as paths."""
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "tests"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.split()
+    return [p for p in listed if Path(p).name.startswith("test_") and p.endswith(".py") and (REPO / p).is_file()]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--old-rev", default="b4f1d44", help="commit whose suite is the baseline")
     p.add_argument("--order", choices=("old-first", "new-first"), default="old-first")
     p.add_argument("--new-serial", action="store_true", help="also run the new suite in one process")
+    p.add_argument("--same-modules", action="store_true",
+                   help="also run make test on just the test modules that --old-rev had (current versions)")
     p.add_argument("--only-new", action="store_true", help="skip the old suite")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -76,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             plan = [("new, make test", ["make", "-s", "test"], REPO, env)]
             if args.new_serial:
                 plan.append(("new, one process", [py, "-m", "pytest", "-q"], REPO, env))
+            if args.same_modules:
+                modules = _old_modules(args.old_rev)
+                plan.append((f"new, old modules ({len(modules)})", ["make", "-s", "test", f"PYTEST_ARGS={' '.join(modules)}"],
+                             REPO, env))
             if not args.only_new:
                 old = (f"old ({args.old_rev})", [py, "-m", "pytest", "-q"], old_dir, dict(env, PYTHONPATH=str(old_dir)))
                 plan = [old, *plan] if args.order == "old-first" else [*plan, old]
@@ -97,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"test suites on {os.cpu_count()} cores, one after the other")
-    print(f"{'suite':<22} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
+    print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
-        print(f"{name:<22} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
+        print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
         for line in r["failures"]:
             print(f"    {line}")
