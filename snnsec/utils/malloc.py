@@ -18,6 +18,14 @@ The ``snnsec`` CLI calls it at start-up, so every command, torchrun rank and for
 runs with it. It does nothing where the C library has no ``mallopt`` (macOS, musl), where the
 user set ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` (their choice wins), or with
 ``SNNSEC_MALLOC=default``. Library users may call it themselves.
+
+The heap it keeps has a cost where a process forks: every page the parent maps is copied into
+each child's page tables and shared copy-on-write until the child exits. Lava's runtime forks
+one worker per Lava process, so :func:`release_free_memory` hands the free heap back to the
+kernel (glibc's ``malloc_trim``) just before it starts (:mod:`snnsec.backends.lava.runner`).
+A pytest worker that had crafted and loaded data held about 1.2 GB, 0.4 GB after the release,
+and the bit-exact Lava tests ran in 12 CPU-s instead of 17, most of the difference system time
+(``benchmarks/malloc.py --only lava``).
 """
 
 from __future__ import annotations
@@ -54,3 +62,18 @@ def tune_malloc() -> bool:
     if mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1:
         _done = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     return _done
+
+
+def release_free_memory() -> bool:
+    """Return the free heap to the kernel (glibc ``malloc_trim(0)``) before a fork: the pages
+    kept for reuse would otherwise be mapped into every child. Live memory is untouched and
+    nothing is computed differently; the next allocations fault their pages in again. Does
+    nothing without glibc or with ``SNNSEC_MALLOC=default``. True if memory was released."""
+    if os.environ.get("SNNSEC_MALLOC", "") == "default" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))

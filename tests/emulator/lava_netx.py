@@ -20,6 +20,7 @@ def lava_netx_run(path: str, sample: np.ndarray, record_v: bool = False, **netwo
     from lava.proc.io.source import RingBuffer as Source
 
     from snnsec.backends.lava.runner import shutdown_runtime
+    from snnsec.utils.malloc import release_free_memory
 
     steps = sample.shape[-1]
     net = netx.hdf5.Network(net_config=str(path), **network_options)
@@ -39,6 +40,7 @@ def lava_netx_run(path: str, sample: np.ndarray, record_v: bool = False, **netwo
             m.probe(layer.neuron.v, steps)
             monitors.append(m)
     try:
+        release_free_memory()  # as snnsec's runner does before Lava forks its workers
         source.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt", select_sub_proc_model=True))
         out = [{"spikes": np.asarray(s.data.get()).astype(np.int64)} for s in sinks]
         for o, m, layer in zip(out, monitors, net.layers):

@@ -142,6 +142,7 @@ def test_input_layer_neuron_is_driven_through_its_bias_like_a_lava_lif(tmp_path)
     from lava.proc.lif.process import LIF
 
     from snnsec.backends.lava.runner import shutdown_runtime
+    from snnsec.utils.malloc import release_free_memory
 
     slayer = _slayer()
     blocks = torch.nn.ModuleList([slayer.block.cuba.Input(CUBA)])
@@ -159,6 +160,7 @@ def test_input_layer_neuron_is_driven_through_its_bias_like_a_lava_lif(tmp_path)
     sink = Sink(shape=(6,), buffer=steps)
     lif.s_out.connect(sink.a_in)
     try:
+        release_free_memory()  # as snnsec's runner does before Lava forks its workers
         lif.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         want = np.asarray(sink.data.get()).astype(np.int64)
     finally:

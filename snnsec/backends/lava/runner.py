@@ -7,7 +7,8 @@ per-run compile and start-up cost and with the network's pipeline kept full. A `
 samples the readout neurons' ``v`` once per sample, at the step the sample's last input step
 reaches the readout (``latency`` steps after it left the source).
 
-The runtime forks one worker per process. :func:`stream` stops it in a ``finally`` block; if
+The runtime forks one worker per process (from a process whose free heap has just been returned
+to the kernel: :func:`snnsec.utils.malloc.release_free_memory`). :func:`stream` stops it in a ``finally`` block; if
 the orderly stop does not finish in time, or the runtime never started, the workers are
 terminated, so none is left behind. Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught in the parent
 while Lava runs: the current chunk of samples finishes, the runtime stops, and
@@ -33,6 +34,7 @@ import numpy as np
 
 from snnsec.backends.lava.network import LavaNetwork
 from snnsec.errors import InputError
+from snnsec.utils.malloc import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +231,7 @@ def stream(
     done_steps = 0
     try:
         with _sigint_flag() as interrupted:
+            release_free_memory()  # the runtime forks a worker per process: keep the free heap out of them
             source.create_runtime(run_cfg=cfg)
             log.info("lava-sim: streaming %d samples x %d steps through one runtime (%s, %s)",
                      N, T, net.builder, "fixed point" if net.precision == "fixed" else "floating point")
