@@ -4,9 +4,13 @@ A new neuron type is one file with a ``@register_neuron`` :class:`NeuronModel` s
 import line below; see :mod:`snnsec.neurons.base`.
 """
 
-from snnsec.neurons import hard_reset, soft_reset  # noqa: F401  (registers the neuron types)
-from snnsec.neurons.base import NEURONS, NeuronModel, neuron_model, register_neuron
-from snnsec.neurons.functional import (
+from snnsec._lava_compat import install as _install_import_patches
+
+_install_import_patches()  # before Norse is imported: `import norse` then does not load pyplot (0.36 s)
+
+from snnsec.neurons import hard_reset, soft_reset  # noqa: E402, F401  (registers the neuron types)
+from snnsec.neurons.base import NEURONS, NeuronModel, neuron_model, register_neuron  # noqa: E402
+from snnsec.neurons.functional import (  # noqa: E402
     SURROGATES,
     NeuronParameters,
     NeuronState,
@@ -14,8 +18,8 @@ from snnsec.neurons.functional import (
     neuron_step,
     spike,
 )
-from snnsec.neurons.module import LIF, NeuronOverride, SpikingModule
-from snnsec.neurons.rates import LayerRates, RateRecorder, count_dtype, neuron_layers, overriding
+from snnsec.neurons.module import LIF, NeuronOverride, SpikingModule  # noqa: E402
+from snnsec.neurons.rates import LayerRates, RateRecorder, count_dtype, neuron_layers, overriding  # noqa: E402
 
 __all__ = [
     "LIF",
