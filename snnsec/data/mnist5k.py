@@ -39,11 +39,11 @@ def _small_ints_csv(raw: bytes, rows: int, cols: int) -> np.ndarray | None:
 
     ``np.loadtxt`` gives the same array (tested) but takes about 0.6 s for these 3.9 million
     numbers, which every process that loads MNIST-5k paid (each torchrun rank, each command);
-    reading the digits as bytes takes about 0.2 s."""
+    reading the digits as bytes takes about 0.07 s."""
     b = np.frombuffer(raw if raw.endswith(b"\n") else raw + b"\n", dtype=np.uint8)
     is_sep = (b == ord(",")) | (b == ord("\n"))
-    d = b.astype(np.int32) - ord("0")
-    if not np.all(is_sep | ((d >= 0) & (d <= 9))):
+    d = b - np.uint8(ord("0"))  # bytes below "0" wrap above 9; one byte per character, no int32 copy
+    if not np.all(is_sep | (d <= 9)):
         return None
     ends = np.flatnonzero(is_sep)
     if ends.size != rows * cols or not np.array_equal(np.flatnonzero(b == ord("\n")), ends[cols - 1 :: cols]):
@@ -53,7 +53,7 @@ def _small_ints_csv(raw: bytes, rows: int, cols: int) -> np.ndarray | None:
     length = ends - starts
     if length.min() < 1 or length.max() > 3:
         return None
-    value = d[ends - 1]
+    value = d[ends - 1].astype(np.int32)
     value += 10 * np.where(length >= 2, d[ends - 2], 0)
     value += 100 * np.where(length >= 3, d[ends - 3], 0)
     return value.reshape(rows, cols).astype(np.float32)
