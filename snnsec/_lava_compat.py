@@ -15,10 +15,12 @@ Two source-level problems stop them (measured, see docs/install.md), and a third
 The other rewrites are for speed. ``lava.proc.conv.utils.conv`` calls :func:`snnsec._lava_conv.conv`
 in place of ``conv_scipy``, which gives identical results on integer data about ten times faster
 and hands anything else to ``conv_scipy`` (see that module; ``SNNSEC_LAVA_SCIPY_CONV=1`` turns it off).
-One import that costs every process start-up time for code it rarely runs is deferred to first
-use (:class:`LazyModule`): ``import norse`` imports its plotting module
+Imports that cost every process start-up time for code it rarely runs are deferred to first use
+(:class:`LazyModule`): ``import norse`` imports its plotting module
 ``norse.torch.utils.plot.plot``, which imports ``matplotlib.pyplot``: 0.36 s of the 2.2 s every
-``snnsec`` command (and every torchrun rank) spent importing (``python -X importtime``).
+``snnsec`` command (and every torchrun rank) spent importing (``python -X importtime``); lava-dl's
+``slayer.utils.stats`` and ``slayer.io`` (plotting and animation helpers that NetX imports) do the
+same for every Lava run.
 :mod:`snnsec.neurons` installs the finder before it imports Norse; that module is compiled with
 postponed annotations, so its ``plt.Axes`` annotations do not load pyplot either. Nothing else
 changes: the first attribute read (``plt.gca``) imports pyplot, as ``import`` would have. (Lava's
@@ -90,6 +92,15 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # Speed: `import norse` loads this plotting module, which loads pyplot (see the docstring)
     "norse.torch.utils.plot.plot": [
         (re.compile(r"^import matplotlib\.pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
+    ],
+    # Speed: lava-dl's training-statistics plotter and event-animation helpers, imported with
+    # netx, import pyplot
+    "lava.lib.dl.slayer.utils.stats": [
+        (re.compile(r"^import matplotlib\.pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
+    ],
+    "lava.lib.dl.slayer.io": [
+        (re.compile(r"^from matplotlib import pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
+        (re.compile(r"^from matplotlib import animation\s*$", re.M), _lazy("animation", "matplotlib.animation")),
     ],
     "lava.lib.dl.slayer": [
         (
