@@ -23,9 +23,11 @@ Imports that cost every process start-up time for code it rarely runs are deferr
 same for every Lava run.
 :mod:`snnsec.neurons` installs the finder before it imports Norse; that module is compiled with
 postponed annotations, so its ``plt.Axes`` annotations do not load pyplot either. Nothing else
-changes: the first attribute read (``plt.gca``) imports pyplot, as ``import`` would have. (Lava's
-``scipy.signal`` import cannot be deferred this way: Lava's compiler executes
-``lava/proc/conv/utils.py`` from its file path when it looks for process models, past any finder.)
+changes: the first attribute read (``plt.gca``) imports pyplot, as ``import`` would have. The
+same goes for ``scipy.signal`` (and through it ``scipy.stats``) in ``lava.proc.conv.utils``, which
+only ``conv_scipy`` uses: 0.9 s of every Lava run's imports. Lava's compiler executes that file a
+second time from its path, looking for process models, so ``compiler_graphs`` is rewritten to
+hand such specs to :func:`patched_spec`.
 
 :func:`install` puts a meta-path finder in front of the normal one. It rewrites only these
 modules, in memory, at import time; every other module loads unchanged. Calling it twice is a no-op.
@@ -39,6 +41,7 @@ import importlib
 import importlib.abc
 import logging
 import importlib.machinery
+import os
 import re
 import sys
 from types import CodeType
@@ -84,9 +87,19 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # fixed-point model's integer data, Lava's own conv_scipy otherwise; SNNSEC_LAVA_SCIPY_CONV=1
     # restores it everywhere).
     "lava.proc.conv.utils": [
+        (re.compile(r"^from scipy import signal\s*$", re.M), _lazy("signal", "scipy.signal")),
         (
             re.compile(r"^(\s+)output = conv_scipy\($", re.M),
             r"\1output = __import__('snnsec._lava_conv', fromlist=['conv']).conv(conv_scipy,",
+        ),
+    ],
+    # Lava's compiler executes every module file next to a process again, from its path, to look
+    # for process models (past any finder): those files get the patches above there too
+    "lava.magma.compiler.compiler_graphs": [
+        (
+            re.compile(r"^(\s+)module = import_utils\.module_from_spec\(spec\)\s*$", re.M),
+            r"\1spec = __import__('snnsec._lava_compat', fromlist=['patched_spec']).patched_spec(spec)\n"
+            r"\1module = import_utils.module_from_spec(spec)",
         ),
     ],
     # Speed: `import norse` loads this plotting module, which loads pyplot (see the docstring)
@@ -114,6 +127,7 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
 
 class _PatchingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
+        fullname = self.name  # the patched module's dotted name, also where Lava's compiler names it by file
         source = self.get_data(self.path).decode("utf-8")
         for pattern, replacement in _PATCHES[fullname]:
             source, count = pattern.subn(replacement, source)
@@ -133,6 +147,20 @@ class _LavaCompatFinder(importlib.abc.MetaPathFinder):
         if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             spec.loader = _PatchingLoader(fullname, spec.origin)
         return spec
+
+
+def patched_spec(spec: importlib.machinery.ModuleSpec) -> importlib.machinery.ModuleSpec:
+    """``spec`` with the patching loader if its file is one of the modules patched here.
+
+    Lava's compiler looks for a process's models by executing every module file in the process's
+    directory again, from ``spec_from_file_location`` (so under a bare name, past the finder); the
+    rewritten ``compiler_graphs`` passes each of those specs through here."""
+    origin = spec.origin or ""
+    for name in _PATCHES:
+        if origin.endswith(os.sep + name.replace(".", os.sep) + ".py"):
+            spec.loader = _PatchingLoader(name, origin)
+            break
+    return spec
 
 
 def install() -> None:

@@ -31,3 +31,31 @@ def test_norse_imports_without_pyplot_and_still_plots() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["False", "Axes", "True", "LazyModule", "LazyModule", "True"]
     assert "did not apply" not in out.stderr
+
+
+LAVA_PROBE = """
+import sys, warnings
+import torch
+warnings.filterwarnings("error", message="Cannot import module")  # Lava's compiler: a module file it executed failed
+from snnsec.backends.replay import backend_predict
+from snnsec.models import build_model
+model = build_model("vgg5", num_classes=3, input_shape=(1, 8, 8), T=2, width=0.125, encoder="direct").eval()
+x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+labels = backend_predict(model, x, "lava-sim", seed=0, precision="fixed", show_progress=False).labels
+loaded = 'scipy.signal' in sys.modules  # compiled (conv processes included) and run: still unloaded
+import lava.proc.conv.utils as conv_utils
+import numpy as np
+w = np.arange(18.0).reshape(2, 1, 3, 3)  # float data: Lava's own scipy convolution
+out = conv_utils.conv_scipy(np.ones((4, 4, 1)), w, (3, 3), (1, 1), (1, 1), (1, 1), 1)
+print(loaded, len(labels), type(conv_utils.signal).__name__, 'scipy.signal' in sys.modules, out.shape)
+"""
+
+
+def test_lava_compiles_and_runs_without_scipy_signal_until_its_convolution_runs() -> None:
+    """Lava's compiler executes lava/proc/conv/utils.py again from its path (looking for process
+    models); the rewritten compiler gives that copy the deferred import too."""
+    out = subprocess.run([sys.executable, "-c", LAVA_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={"PATH": "/usr/bin:/bin", "SNNSEC_PROGRESS": "0", "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "2", "LazyModule", "True", "(4,", "4,", "2)"], out.stdout
+    assert "did not apply" not in out.stderr
