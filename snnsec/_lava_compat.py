@@ -1,4 +1,4 @@
-"""Make lava-nc 0.10.0 and lava-dl 0.6.0 importable on Python 3.11 (and Norse quicker to import), without touching site-packages.
+"""Make lava-nc 0.10.0 and lava-dl 0.6.0 importable on Python 3.11 (and Lava and Norse quicker to import), without touching site-packages.
 
 Two source-level problems stop them (measured, see docs/install.md), and a third bites later:
 
@@ -60,9 +60,11 @@ class LazyModule:
         return f"<LazyModule {self._lazy_name!r}>"
 
 
-def _lazy(alias: str, module: str) -> str:
-    """The replacement line that binds ``alias`` to a :class:`LazyModule` of ``module``."""
-    return f"{alias} = __import__('snnsec._lava_compat', fromlist=['LazyModule']).LazyModule({module!r})"
+def _defer(statement: str, alias: str, module: str) -> tuple[re.Pattern[str], str]:
+    """The patch that replaces the import line ``statement`` by ``alias`` bound to a
+    :class:`LazyModule` of ``module``."""
+    return (re.compile(rf"^{re.escape(statement)}\s*$", re.M),
+            f"{alias} = __import__('snnsec._lava_compat', fromlist=['LazyModule']).LazyModule({module!r})")
 
 
 # Modules compiled with `from __future__ import annotations`: their annotations name a deferred module.
@@ -87,7 +89,7 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # fixed-point model's integer data, Lava's own conv_scipy otherwise; SNNSEC_LAVA_SCIPY_CONV=1
     # restores it everywhere).
     "lava.proc.conv.utils": [
-        (re.compile(r"^from scipy import signal\s*$", re.M), _lazy("signal", "scipy.signal")),
+        _defer("from scipy import signal", "signal", "scipy.signal"),
         (
             re.compile(r"^(\s+)output = conv_scipy\($", re.M),
             r"\1output = __import__('snnsec._lava_conv', fromlist=['conv']).conv(conv_scipy,",
@@ -103,17 +105,13 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         ),
     ],
     # Speed: `import norse` loads this plotting module, which loads pyplot (see the docstring)
-    "norse.torch.utils.plot.plot": [
-        (re.compile(r"^import matplotlib\.pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
-    ],
+    "norse.torch.utils.plot.plot": [_defer("import matplotlib.pyplot as plt", "plt", "matplotlib.pyplot")],
     # Speed: lava-dl's training-statistics plotter and event-animation helpers, imported with
     # netx, import pyplot
-    "lava.lib.dl.slayer.utils.stats": [
-        (re.compile(r"^import matplotlib\.pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
-    ],
+    "lava.lib.dl.slayer.utils.stats": [_defer("import matplotlib.pyplot as plt", "plt", "matplotlib.pyplot")],
     "lava.lib.dl.slayer.io": [
-        (re.compile(r"^from matplotlib import pyplot as plt\s*$", re.M), _lazy("plt", "matplotlib.pyplot")),
-        (re.compile(r"^from matplotlib import animation\s*$", re.M), _lazy("animation", "matplotlib.animation")),
+        _defer("from matplotlib import pyplot as plt", "plt", "matplotlib.pyplot"),
+        _defer("from matplotlib import animation", "animation", "matplotlib.animation"),
     ],
     "lava.lib.dl.slayer": [
         (

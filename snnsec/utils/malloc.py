@@ -34,6 +34,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -43,21 +45,30 @@ TRIM_THRESHOLD = 256 * 2**20
 _done: bool | None = None
 
 
+def _libc(name: str, argtypes: list[Any]) -> Callable[..., int] | None:
+    """The running process's own C library function ``name`` (returning int), or None where
+    snnsec leaves the allocator alone: ``SNNSEC_MALLOC=default``, not Linux, or no such function."""
+    if os.environ.get("SNNSEC_MALLOC", "") == "default" or not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+    return fn
+
+
 def tune_malloc() -> bool:
     """Apply the settings above once per process; True if they are in effect."""
     global _done
     if _done is not None:
         return _done
     _done = False
-    if os.environ.get("SNNSEC_MALLOC", "") == "default" or not sys.platform.startswith("linux"):
-        return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the running process's own C library
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # mallopt returns 1 on success; setting the trim threshold alone would switch glibc's dynamic
     # mmap threshold off at 128 KiB (much worse), so the mmap threshold goes first and must hold
     if mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1:
@@ -70,11 +81,5 @@ def release_free_memory() -> bool:
     kept for reuse would otherwise be mapped into every child. Live memory is untouched and
     nothing is computed differently; the next allocations fault their pages in again. Does
     nothing without glibc or with ``SNNSEC_MALLOC=default``. True if memory was released."""
-    if os.environ.get("SNNSEC_MALLOC", "") == "default" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return bool(trim(0))
+    trim = _libc("malloc_trim", [ctypes.c_size_t])
+    return trim is not None and bool(trim(0))
