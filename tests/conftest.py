@@ -27,6 +27,19 @@ from snnsec.utils.malloc import tune_malloc  # noqa: E402
 tune_malloc()  # as the CLI does at start-up: tests that call the library run as a command would
 
 
+@pytest.fixture(scope="session", autouse=True)
+def run_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Every test, and every process a test starts, caches under one folder of this run: never in
+    the user's cache (a stale file there could change a result), and shared by the xdist workers,
+    so MNIST-5k's decoded table is built once per run, not by every command a test starts.
+    Tests that need a cache of their own set ``SNNSEC_CACHE_DIR`` themselves."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SNNSEC_CACHE_DIR", str(root / "snnsec-cache"))
+        yield root / "snnsec-cache"
+
+
 @pytest.fixture(scope="session")
 def demo_training(tmp_path_factory: pytest.TempPathFactory):
     """The demo's vgg5, trained ONCE per test run through `snnsec train` with the demo's seeded

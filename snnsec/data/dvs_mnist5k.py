@@ -26,7 +26,6 @@ option), so later runs load them in a fraction of a second.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,6 @@ from snnsec.data.base import SNNDataset, register_dataset, stratified_split
 from snnsec.data.frames import FrameSamples, FrameSpec
 from snnsec.data.mnist5k import SPLIT_SEED, TEST_FRACTION, _load_arrays
 from snnsec.errors import InputError
-from snnsec.utils.io import atomic_write
-
-log = logging.getLogger(__name__)
 
 SENSOR = (34, 34, 2)  # (W, H, P), as N-MNIST's ATIS crop
 DIGIT, OFFSET = 28, 3  # the digit's size and its top-left corner on the sensor
@@ -215,26 +211,13 @@ def split_indices(split: str) -> np.ndarray:
 def _counts(spec: FrameSpec, seed: int, split: str, cache_dir: str | None) -> np.ndarray:
     """Frames of one split: from memory, else from the disk cache, else generated (and cached)."""
     from snnsec.utils.cache import cache_dir as default_cache_dir
+    from snnsec.utils.cache import cached_array
 
     indices = split_indices(split)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "datasets" / "dvs-mnist5k"
     path = root / f"seed{seed}-{spec.key}-g{GENERATOR_VERSION}-{split}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            counts = data["counts"]
-        if counts.shape == (len(indices), *spec.shape) and counts.dtype == np.uint8:
-            return counts
-        log.warning("ignoring %s: it holds frames of shape %s", path, list(counts.shape))
-    except (OSError, ValueError, KeyError, EOFError):
-        pass
-    log.info("generating DVS-MNIST-5k %s events and frames (seed %d, %s)", split, seed, spec.key)
-    counts = generate_counts(spec, seed, indices)
-    try:
-        with atomic_write(path, "wb") as fh:
-            np.savez_compressed(fh, counts=counts)
-    except OSError as exc:
-        log.warning("could not cache DVS-MNIST-5k frames at %s (%s); they stay in memory", path, exc)
-    return counts
+    return cached_array(path, lambda: generate_counts(spec, seed, indices), (len(indices), *spec.shape), np.uint8,
+                        f"DVS-MNIST-5k {split} frames (seed {seed}, {spec.key})")
 
 
 @register_dataset
