@@ -12,14 +12,17 @@
    written the way the paper's reference code writes its network: the same stateless layers on
    ``[T*B, ...]``, and a neuron that loops over T in Python with a custom autograd spike
    function (triangle surrogate, hard reset through ``u * (1 - s)``). Both models hold the same
-   weights; steps alternate (median). A CUDA row is added when torch sees a GPU.
+   weights; steps alternate (median). A third model, snnsec's with the fused loop taking the
+   surrogate slope from autograd (as it did before ``spike_slope``), shows what the closed form
+   saves. A CUDA row is added when torch sees a GPU.
 
 3. **deploy on lava-sim** (``--deploy`` or ``--only deploy``; ``--deploy-backend loihi2-emu``
    for the emulator): ``snnsec deploy`` in one process (one Lava runtime) against 2 torchrun
    ranks (one runtime each), alternating;
    every 2-rank report is checked equal to the 1-rank report apart from its run-specific fields.
 
-Run: ``python benchmarks/scale.py [--json] [--repeats 3] [--n 96] [--width 1.0]``.
+Run: ``python benchmarks/scale.py [--json] [--repeats 3] [--n 96] [--width 1.0]``; the demo's training
+step: ``--only train --train-arch vgg5 --train-batch 64``.
 """
 
 from __future__ import annotations
@@ -216,6 +219,20 @@ class PlainModel(nn.Module):
         return self.net(seq).unflatten(0, (self.T, -1)).mean(0)
 
 
+def _autograd_slope_twin(model: Any) -> Any:
+    """A copy of ``model`` whose neurons override ``fire`` with the same body: the fused loop then
+    takes the surrogate slope from autograd through ``fire`` instead of the closed form."""
+    from snnsec.neurons import LIF
+
+    twin = copy.deepcopy(model)
+    for layer in twin.modules():
+        if isinstance(layer, LIF):
+            base = type(layer.neuron)
+            layer.neuron.__class__ = type(f"{base.__name__}AutogradSlope", (base,),
+                                          {"fire": lambda self, u, base=base: base.fire(self, u)})
+    return twin
+
+
 def _step_timer(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device):  # type: ignore[no-untyped-def]
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
@@ -234,23 +251,27 @@ def _step_timer(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torc
     return step
 
 
-def train_step_rows(width: float, repeats: int, devices: list[str]) -> dict[str, Any]:
+TRAIN_INPUTS = {"vgg11": (3, 32, 32), "vgg5": (1, 28, 28)}  # CIFAR-10's images, MNIST-5k's digits (the demo)
+
+
+def train_step_rows(width: float, repeats: int, devices: list[str], arch: str = "vgg11", B: int = 16) -> dict[str, Any]:
     from snnsec.models import build_model
     from snnsec.neurons import NeuronParameters
 
-    T, B = 4, 16
+    T, shape = 4, TRAIN_INPUTS[arch]
     rows = []
     for name in devices:
         device = torch.device(name)
         torch.manual_seed(0)
-        model = build_model("vgg11", num_classes=10, input_shape=(3, 32, 32), T=T,
+        model = build_model(arch, num_classes=10, input_shape=shape, T=T,
                             neuron=NeuronParameters(1.0, 1.0, "hard", "triangle", 1.0), encoder="direct", width=width)
-        plain = PlainModel(model, T)
-        model.to(device).train()
-        plain.to(device).train()
-        x = torch.rand(B, 3, 32, 32, device=device)
+        plain, autograd_slope = PlainModel(model, T), _autograd_slope_twin(model)
+        for m in (model, plain, autograd_slope):
+            m.to(device).train()
+        x = torch.rand(B, *shape, device=device)
         y = torch.randint(0, 10, (B,), device=device)
-        steps = {"snnsec": _step_timer(model, x, y, device), "plain": _step_timer(plain, x, y, device)}
+        steps = {"snnsec": _step_timer(model, x, y, device), "plain": _step_timer(plain, x, y, device),
+                 "autograd_slope": _step_timer(autograd_slope, x, y, device)}
         for s in steps.values():
             s()  # warm-up
         times: dict[str, list[float]] = {k: [] for k in steps}
@@ -261,8 +282,12 @@ def train_step_rows(width: float, repeats: int, devices: list[str]) -> dict[str,
         rows.append({"device": name, "threads": torch.get_num_threads() if device.type == "cpu" else None,
                      "snnsec_s": med["snnsec"], "plain_s": med["plain"], "ratio": med["snnsec"] / med["plain"],
                      "ratio_best": min(times["snnsec"]) / min(times["plain"]),
-                     "all_snnsec_s": times["snnsec"], "all_plain_s": times["plain"]})
-    return {"setup": f"vgg11 width {width}, 3x32x32, T={T}, batch {B}, SGD step, median of {repeats} alternating",
+                     "autograd_slope_s": med["autograd_slope"],
+                     "closed_slope_speedup": med["autograd_slope"] / med["snnsec"],
+                     "all_snnsec_s": times["snnsec"], "all_plain_s": times["plain"],
+                     "all_autograd_slope_s": times["autograd_slope"]})
+    return {"setup": f"{arch} width {width}, {'x'.join(map(str, shape))}, T={T}, batch {B}, SGD step, "
+                     f"median of {repeats} alternating",
             "rows": rows}
 
 
@@ -273,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=480, help="samples to craft")
     p.add_argument("--batch", type=int, default=8, help="craft batch size")
     p.add_argument("--craft-width", type=float, default=0.5, help="vgg5 width for the craft rows")
-    p.add_argument("--width", type=float, default=1.0, help="vgg11 width for the training-step rows")
+    p.add_argument("--width", type=float, default=1.0, help="model width for the training-step rows")
+    p.add_argument("--train-arch", choices=sorted(TRAIN_INPUTS), default="vgg11",
+                   help="model of the training-step rows (vgg5: the demo's, on 1x28x28 digits)")
+    p.add_argument("--train-batch", type=int, default=16, help="batch of the training-step rows")
     p.add_argument("--only", choices=("craft", "train", "deploy"), default=None, help="run one part only")
     p.add_argument("--deploy", action="store_true", help="add the deploy rows (lava-sim, 1 rank against 2)")
     p.add_argument("--deploy-n", type=int, default=96, help="samples for the deploy rows")
@@ -292,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                                        args.deploy_backend)
     if args.only in (None, "train"):
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        result["train_step"] = train_step_rows(args.width, args.repeats, devices)
+        result["train_step"] = train_step_rows(args.width, args.repeats, devices, args.train_arch, args.train_batch)
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
@@ -309,9 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     if "train_step" in result:
         t = result["train_step"]
         print(f"\ntraining step ({t['setup']})")
-        print("device  snnsec s  plain s  snnsec/plain (median)  (best of each)")
+        print("device  snnsec s  plain s  snnsec/plain (median)  (best of each)  autograd-slope s  autograd-slope/snnsec")
         for r in t["rows"]:
-            print(f"{r['device']:<6}  {r['snnsec_s']:>8.3f}  {r['plain_s']:>7.3f}  {r['ratio']:>21.2f}  {r['ratio_best']:>14.2f}")
+            print(f"{r['device']:<6}  {r['snnsec_s']:>8.3f}  {r['plain_s']:>7.3f}  {r['ratio']:>21.2f}  {r['ratio_best']:>14.2f}"
+                  f"  {r['autograd_slope_s']:>16.3f}  {r['closed_slope_speedup']:>20.2f}")
     return 0
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from snnsec.errors import InputError, unknown_choice
-from snnsec.neurons.functional import NeuronParameters, NeuronState, spike
+from snnsec.neurons.functional import NeuronParameters, NeuronState, spike, spike_slope
 
 Partial = torch.Tensor | float
 """An elementwise partial derivative: a tensor, or a number where it is constant."""
@@ -99,6 +99,11 @@ class NeuronModel:
         """Eq. (4) as a plain comparison (no autograd function): what ONNX and references run."""
         return (u >= self.p.theta).to(u.dtype)
 
+    def fire_partials(self, u: torch.Tensor) -> tuple[torch.Tensor]:
+        """:math:`\\partial s(t)/\\partial u(t)` of :meth:`fire` with a gradient to carry: the
+        surrogate's slope at ``u - theta`` (:func:`spike_slope`, equal to autograd's bit for bit)."""
+        return (spike_slope(u - self.p.theta, self.p),)
+
     def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The potential after the spikes ``z`` (plain, differentiable tensor arithmetic)."""
         raise NotImplementedError
@@ -115,23 +120,23 @@ class NeuronModel:
         Eq. (3), which is linear: the constants ``(lambda, 1)``."""
         return float(self.p.leak), 1.0
 
-    def partials(self, fn: str, a: torch.Tensor, b: torch.Tensor) -> tuple[Partial, Partial]:
-        """The elementwise partials of ``charge`` or ``reset`` at ``(a, b)``: a tensor each, or a
-        number where the partial is constant.
+    def partials(self, fn: str, *args: torch.Tensor) -> tuple[Partial, ...]:
+        """The elementwise partials of ``charge`` or ``reset`` at ``(a, b)``, or of ``fire`` at
+        ``u``: a tensor each, or a number where the partial is constant.
 
         They come from ``<fn>_partials`` when the class that defines ``fn`` also defines it (a
         closed form next to the function it differentiates), and otherwise from autograd
-        through ``fn`` itself, so a subclass that overrides ``reset`` alone stays correct.
+        through ``fn`` itself, so a subclass that overrides ``reset`` (or ``fire``) alone stays
+        correct.
         """
         closed = f"{fn}_partials"
         if _owner(type(self), fn) is _owner(type(self), closed):
-            partials: tuple[Partial, Partial] = getattr(self, closed)(a, b)
+            partials: tuple[Partial, ...] = getattr(self, closed)(*args)
             return partials
         with torch.enable_grad():
-            a, b = a.detach().requires_grad_(True), b.detach().requires_grad_(True)
-            grads = torch.autograd.grad(getattr(self, fn)(a, b).sum(), (a, b), allow_unused=True)
-        da, db = (g if g is not None else 0.0 for g in grads)
-        return da, db
+            leaves = tuple(a.detach().requires_grad_(True) for a in args)
+            grads = torch.autograd.grad(getattr(self, fn)(*leaves).sum(), leaves, allow_unused=True)
+        return tuple(g if g is not None else 0.0 for g in grads)
 
     def plain_step(self, current: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same step as :meth:`step` with a plain threshold: ``(spikes, u after reset)``."""

@@ -96,6 +96,34 @@ def spike(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
     return z + (x == 0).to(z.dtype)
 
 
+def spike_slope(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
+    """:math:`\\partial\\,\\mathrm{spike}(x)/\\partial x` in closed form: what autograd takes through
+    :func:`spike` (Norse's surrogate backward, under ``spike``'s scaling), bit for bit.
+
+    The fused training loop needs this slope at every step of a layer; asking autograd for it
+    reruns ``spike``'s forward and its graph, about four times the cost of these few passes
+    (``benchmarks/scale.py --only train``). Each line is the expression Norse's backward
+    evaluates, in the same order, with the incoming gradient 1 (``1 * v == v`` exactly), and
+    ``spike``'s scaling applied as autograd applies it. A surrogate added to :func:`spike` needs
+    its line here: ``tests/core/test_neurons.py`` compares the two, bit for bit, for every
+    surrogate in :data:`SURROGATES`.
+    """
+    g = p.gamma
+    if p.surrogate == "triangle":  # Triangle(x / gamma, alpha = 1); then d(x / gamma)/dx
+        return torch.relu(1 - (x / g).abs()) / g
+    if p.surrogate == "super":  # d/dz of z.detach() + (z - z.detach()) / gamma; SuperSpike(gamma * x); d(gamma * x)/dx
+        return torch.ones_like(x) / g / ((g * x).abs() + 1.0).pow(2) * g
+    if p.surrogate == "tanh":  # HeaviTanh(x, k = gamma)
+        return 1 - (x * g).tanh().pow(2)
+    if p.surrogate == "circ":  # HeaviCirc(x, alpha = gamma)
+        return (-(x.pow(2) / (2 * (g**2 + x.pow(2)).pow(1.5))) + 1 / (2 * (g**2 + x.pow(2)).sqrt())) * 2 * g
+    if p.surrogate == "heavi_erfc":  # HeaviErfc(x, k = gamma)
+        import numpy as np
+
+        return (2 * torch.exp(-(g * x).pow(2))) / (torch.as_tensor(np.pi).sqrt())
+    raise unknown_choice("surrogate", p.surrogate, SURROGATES)
+
+
 def neuron_step(
     current: torch.Tensor, state: NeuronState, p: NeuronParameters
 ) -> tuple[torch.Tensor, NeuronState]:

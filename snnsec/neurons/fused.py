@@ -5,12 +5,14 @@ per step: charge, threshold, surrogate, the ``x == 0`` term and the reset. When 
 those elementwise nodes cost more than the convolutions. Here the forward pass runs the neuron's
 own ``charge``, ``fire`` and ``reset`` under ``no_grad``, so its spikes and potentials are
 bit-identical to the per-step neuron's. The backward pass is the per-step chain rule written
-out, with every factor taken from the neuron itself: one batched autograd pass over all T steps
-gives the surrogate :math:`S_t` of its ``fire``, and :meth:`NeuronModel.partials` gives those of
-``reset`` (:math:`R^u_t, R^z_t`) and ``charge`` (:math:`C^v_t, C^I_t`), as the neuron's closed
-forms (numbers where constant: a soft reset's and Eq. (3)'s) or else by autograd. Only the
-recurrence stays a Python loop over T. The closed forms save the backward several elementwise
-passes over ``[T, B, ...]`` (``benchmarks/scale.py --only train`` times the training step). With :math:`u_t = \mathrm{charge}(v_{t-1}, I_t)`, :math:`z_t = \mathrm{fire}(u_t)`
+out, with every factor taken from the neuron itself: :meth:`NeuronModel.partials` gives the
+surrogate slope :math:`S_t` of its ``fire`` for all T steps at once, and the partials of ``reset``
+(:math:`R^u_t, R^z_t`) and ``charge`` (:math:`C^v_t, C^I_t`), as the neuron's closed forms
+(numbers where constant: a soft reset's and Eq. (3)'s) or else by autograd. The surrogate's
+closed form (:func:`~snnsec.neurons.functional.spike_slope`) equals autograd's bit for bit; asking
+autograd for it instead cost about half of a vgg5 training step. Only the recurrence stays a
+Python loop over T. The closed forms save the backward many elementwise passes over
+``[T, B, ...]`` (``benchmarks/scale.py --only train`` times the training step). With :math:`u_t = \mathrm{charge}(v_{t-1}, I_t)`, :math:`z_t = \mathrm{fire}(u_t)`
 and :math:`v_t = \mathrm{reset}(u_t, z_t)` (the reset path is not detached, as in the paper's code):
 
 .. math::
@@ -57,10 +59,9 @@ class _FusedLIF(torch.autograd.Function):
     def backward(ctx: Any, g_z: torch.Tensor | None, g_v: torch.Tensor | None):  # type: ignore[override]
         x, us, zs, vs = ctx.saved_tensors
         neuron: NeuronModel = ctx.neuron
-        with torch.enable_grad():  # the surrogate S_t, all T steps in one pass
-            u = us.detach().requires_grad_(True)
-            (s,) = torch.autograd.grad(neuron.fire(u).sum(), u)
-        # Closed forms where the neuron has them (numbers where constant), else autograd's.
+        # Closed forms where the neuron has them (numbers where constant), else autograd's:
+        # the surrogate S_t of all T steps at once, then the reset's and the charge's partials.
+        (s,) = neuron.partials("fire", us)
         r_u, r_z = neuron.partials("reset", us, zs)
         c_v, c_i = neuron.partials("charge", vs, x)
         # dv_t/du_t through the reset and the spike: R^u + R^z S (addcmul when both are tensors,

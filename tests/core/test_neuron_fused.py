@@ -131,6 +131,39 @@ def test_a_subclass_that_overrides_reset_alone_gets_autograd_partials_not_its_pa
         NEURONS.pop("quarter-test")
 
 
+def test_a_subclass_that_overrides_fire_alone_gets_autograds_slope_not_its_parents() -> None:
+    """A neuron that fires when 2u reaches theta has twice the surrogate slope at 2u - theta:
+    the base class's closed form (the slope at u - theta) must not be used for it."""
+    from snnsec.neurons.functional import spike_slope
+    from snnsec.neurons.hard_reset import HardReset
+
+    class FiresAtHalf(HardReset):
+        name = "half-test"
+
+        def fire(self, u):  # type: ignore[no-untyped-def]
+            return HardReset.fire(self, 2 * u)
+
+    register_neuron(FiresAtHalf)
+    try:
+        layer = LIF(NeuronParameters(reset="half-test", gamma=0.5)).train()
+        u = torch.linspace(-1, 2, 61, dtype=torch.float64)
+        (s,) = layer.neuron.partials("fire", u)
+        torch.testing.assert_close(s, 2 * spike_slope(2 * u - 1.0, layer.neuron.p))
+        assert not torch.allclose(s, spike_slope(u - 1.0, layer.neuron.p))
+        gen = torch.Generator().manual_seed(5)
+        x = torch.rand(6, 16, 3, generator=gen, dtype=torch.float64) * 0.8
+        grads = []
+        for fused in (True, False):
+            xi = x.clone().requires_grad_(True)
+            z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
+            (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
+            grads.append(xi.grad)
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+        assert grads[0].abs().sum() > 0
+    finally:
+        NEURONS.pop("half-test")
+
+
 @pytest.mark.parametrize("leak", [1, 0.5])
 def test_an_integer_leak_trains_through_the_fused_loop_like_its_float(leak) -> None:  # type: ignore[no-untyped-def]
     """NeuronParameters keeps ``leak=1`` an int; its constant partial must still be a number."""

@@ -8,6 +8,7 @@ from norse.torch.functional.iaf import IAFFeedForwardState, IAFParameters, iaf_f
 
 from snnsec.errors import InputError
 from snnsec.neurons import LIF, NeuronParameters, NeuronState, neuron_step
+from snnsec.neurons.functional import SURROGATES
 
 
 def paper_loop(currents: torch.Tensor, leak: float, theta: float, reset: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +69,24 @@ def test_triangle_surrogate_is_the_reference_formula(gamma: float) -> None:
     expected = (1 / gamma**2) * torch.clamp(gamma - (u.detach() - 1.0).abs(), min=0)
     torch.testing.assert_close(grad, expected)
     assert z.detach()[u.detach() >= 1.0].eq(1).all() and z.detach()[u.detach() < 1.0].eq(0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_spike_slope_is_autograds_slope_of_spike_bit_for_bit(surrogate: str, dtype: torch.dtype) -> None:
+    """The closed form the fused training loop uses: for every surrogate, at the threshold, at
+    the edges of the triangle, far out and at random points, for several widths."""
+    from snnsec.neurons.functional import spike, spike_slope
+
+    gen = torch.Generator().manual_seed(3)
+    for gamma in (0.3, 1.0, 2.5):
+        special = torch.tensor([0.0, gamma, -gamma, 1e-30, -1e-30, 1.0, -1.0, 50.0, -50.0], dtype=dtype)
+        x = torch.cat([torch.randn(5000, generator=gen, dtype=dtype) * 2 * gamma, special]).requires_grad_(True)
+        p = NeuronParameters(theta=1.0, surrogate=surrogate, gamma=gamma)
+        (want,) = torch.autograd.grad(spike(x, p).sum(), x)
+        got = spike_slope(x.detach(), p)
+        assert got.dtype == dtype and torch.equal(got, want), (gamma, int((got != want).sum()))
+        assert want.abs().sum() > 0
 
 
 def test_state_carries_across_time_chunks() -> None:
