@@ -92,7 +92,7 @@ class LIF(SpikingModule):
             state = initial_state(x[0])
         spikes = []
         step = self.neuron.step
-        for t in range(x.shape[0]):
-            z, state = step(x[t], state)
+        for xt in x.unbind(0):  # not x[t]: each x[t]'s backward zero-fills a whole [T, B, ...] gradient
+            z, state = step(xt, state)
             spikes.append(z)
         return torch.stack(spikes), state

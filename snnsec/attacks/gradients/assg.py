@@ -112,8 +112,8 @@ class ASSG(GradientEstimator):
         neuron, theta = layer.neuron, layer.p.theta
         u = (state if state is not None else initial_state(x[0])).u
         spikes = []
-        for t in range(x.shape[0]):
-            u = neuron.charge(u, x[t])
+        for t, xt in enumerate(x.unbind(0)):  # not x[t] (see LIF.integrate)
+            u = neuron.charge(u, xt)
             z = _AtanSpike.apply(u - theta, self.sharpness(layer, t, u - theta))
             u = neuron.reset(u, z.detach())
             spikes.append(z)

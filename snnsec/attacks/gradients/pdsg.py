@@ -102,8 +102,8 @@ class PDSG(GradientEstimator):
         neuron, theta = layer.neuron, layer.p.theta
         u = (state if state is not None else initial_state(x[0])).u
         stats, spikes = _ChannelStd(), []
-        for t in range(x.shape[0]):
-            u = neuron.charge(u, x[t])
+        for xt in x.unbind(0):  # not x[t] (see LIF.integrate)
+            u = neuron.charge(u, xt)
             sigma = stats.add(u)
             z = _GaussianSpike.apply(u - theta, sigma, self.shift)
             u = neuron.reset(u, z.detach() if self.detach_reset else z)
