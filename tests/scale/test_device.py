@@ -83,13 +83,17 @@ def test_auto_falls_back_to_the_cpu_with_the_cpu_bytes(tiny_model: Path, tmp_pat
     (["deploy", "--backend", "torch"], "deploy across torchrun ranks needs --out FILE.json"),
 ])
 def test_unsharded_commands_refuse_several_ranks(command: list[str], message: str, tiny_model: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """The suite does not shard; evaluate and deploy shard only with --out (their <out>.partial/)."""
+    """The suite does not shard; evaluate and deploy shard only with --out (their <out>.partial/).
+    Each rank refuses before writing anything. (That a failing rank fails the whole torchrun run
+    is test_shard_deploy's test_one_failing_rank_stops_every_rank, with real ranks.)"""
     from snnsec.cli.main import main
 
     monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets in each of 2 ranks
+    monkeypatch.chdir(tmp_path)
     assert main([*command, "--model", str(tiny_model), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"snnsec: error: {message}")
     assert len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
