@@ -98,6 +98,18 @@ def test_closed_form_partials_equal_autograd_of_the_step_functions(reset: str, l
             torch.testing.assert_close(torch.as_tensor(g, dtype=w.dtype).expand_as(w), w, rtol=1e-12, atol=1e-12)
 
 
+def _assert_fused_gradient_is_per_steps(layer: LIF, x: torch.Tensor) -> None:
+    """The input gradient of a weighted sum of ``layer``'s spikes: fused loop = per-step loop, and nonzero."""
+    grads = []
+    for fused in (True, False):
+        xi = x.clone().requires_grad_(True)
+        z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
+        (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
+        grads.append(xi.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    assert grads[0].abs().sum() > 0
+
+
 def test_a_subclass_that_overrides_reset_alone_gets_autograd_partials_not_its_parents() -> None:
     """HardReset's closed form (1 - z, -u) is wrong for a reset to 0.25: the neuron must not
     inherit it, and the fused loop must still equal the per-step one."""
@@ -119,14 +131,7 @@ def test_a_subclass_that_overrides_reset_alone_gets_autograd_partials_not_its_pa
         torch.testing.assert_close(r_u, 1 - z)
         gen = torch.Generator().manual_seed(4)
         x = torch.rand(8, 16, 3, generator=gen, dtype=torch.float64) * 1.6 - 0.3
-        grads = []
-        for fused in (True, False):
-            xi = x.clone().requires_grad_(True)
-            z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
-            (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
-            grads.append(xi.grad)
-        torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
-        assert grads[0].abs().sum() > 0
+        _assert_fused_gradient_is_per_steps(layer, x)
     finally:
         NEURONS.pop("quarter-test")
 
@@ -152,14 +157,7 @@ def test_a_subclass_that_overrides_fire_alone_gets_autograds_slope_not_its_paren
         assert not torch.allclose(s, spike_slope(u - 1.0, layer.neuron.p))
         gen = torch.Generator().manual_seed(5)
         x = torch.rand(6, 16, 3, generator=gen, dtype=torch.float64) * 0.8
-        grads = []
-        for fused in (True, False):
-            xi = x.clone().requires_grad_(True)
-            z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
-            (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
-            grads.append(xi.grad)
-        torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
-        assert grads[0].abs().sum() > 0
+        _assert_fused_gradient_is_per_steps(layer, x)
     finally:
         NEURONS.pop("half-test")
 
