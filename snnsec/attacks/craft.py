@@ -31,6 +31,7 @@ from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
+from snnsec.utils.seeding import seeded_generator
 from snnsec.utils.shards import BatchFolder, batch_seed, discard_partial, run_batches
 
 log = logging.getLogger(__name__)
@@ -154,9 +155,7 @@ def craft(
             model.encoder.reseed(s)  # a Poisson encoder with its own generator
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(s)
-            if run_on.type == "cpu":
-                return {"x_adv": attack(model, x, y, torch.Generator().manual_seed(s))}
-            gen = torch.Generator(device=run_on).manual_seed(s)
+            gen = seeded_generator(s, run_on)
             return {"x_adv": attack(model, x.to(run_on), y.to(run_on), gen).cpu()}
 
     shards = run_batches(n_batches, index_of, lambda bs: [one_batch(b) for b in bs], folder=run,

@@ -154,7 +154,7 @@ class SparseDifferentialAttack:
             zero = score == 0
             if zero.any():  # no first-order information: a tiny random score keeps them eligible
                 floor = float(score[~zero].min()) if (~zero).any() else 1.0
-                noise = torch.rand(score.shape, generator=generator, dtype=score.dtype)
+                noise = torch.rand(score.shape, generator=generator, dtype=score.dtype, device=score.device)
                 score = torch.where(zero, noise * floor * 1e-3, score)
             score[selected] = -1.0
             k = min(n * self.k_init, int((~selected).sum()))
@@ -162,7 +162,7 @@ class SparseDifferentialAttack:
                 break
             candidates = score.topk(k).indices
             trials = adv.flatten().expand(k, -1).clone()
-            trials[torch.arange(k), candidates] = flip[candidates]
+            trials[torch.arange(k, device=trials.device), candidates] = flip[candidates]
             fd = self._margin(model, trials.view(k, *x.shape[1:]), y) - current
             gain[candidates] = fd
             selected |= gain >= 0

@@ -29,7 +29,7 @@ class TorchBackend:
         scores = []
         dev = next(self.model.parameters(), steps).device  # the CPU unless the model was moved (--device)
         for i in range(0, len(steps), self.batch_size):
-            seq = encoder.from_host(steps[i:i + self.batch_size].transpose(0, 1)).to(dev)  # [T, B, ...]
+            seq = encoder.from_host(steps[i:i + self.batch_size].transpose(0, 1).to(dev))  # [T, B, ...]
             out, _ = self.model.run(seq)
             scores.append(out.double().sum(0).cpu())
         return prediction(torch.cat(scores).numpy() if scores else np.zeros((0, self.model.meta.num_classes)))

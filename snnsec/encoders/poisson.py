@@ -43,7 +43,12 @@ class PoissonEncoder(Encoder):
 
     def encode(self, x: torch.Tensor, T: int) -> torch.Tensor:
         p = x.clamp(0.0, 1.0).unsqueeze(0).expand(T, *x.shape)
-        draws = torch.bernoulli(p.detach(), generator=self.generator)
+        gen = self.generator
+        if gen is not None and gen.device != p.device:
+            # a seeded encoder draws on its own (CPU) generator: the same spikes on any device
+            draws = torch.bernoulli(p.detach().to(gen.device), generator=gen).to(p.device)
+        else:
+            draws = torch.bernoulli(p.detach(), generator=gen)
         # straight-through: the value of the draw, the gradient of the identity
         return draws + (p - p.detach())
 

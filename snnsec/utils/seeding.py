@@ -16,3 +16,10 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` seeded with ``seed``: what the attack loop draws random starts
+    and noise from, on the device of the batch (a CPU generator cannot fill a CUDA tensor). The
+    same seed gives the same draws on the CPU; CUDA's draws differ from the CPU's."""
+    return torch.Generator(device=device).manual_seed(int(seed))

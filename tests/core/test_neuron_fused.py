@@ -104,7 +104,7 @@ def _assert_fused_gradient_is_per_steps(layer: LIF, x: torch.Tensor) -> None:
     for fused in (True, False):
         xi = x.clone().requires_grad_(True)
         z_out = layer(xi, None)[0] if fused else per_step(layer, xi, None)[0]
-        (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype).view_as(z_out)).sum().backward()
+        (z_out * torch.arange(z_out.numel(), dtype=z_out.dtype, device=z_out.device).view_as(z_out)).sum().backward()
         grads.append(xi.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
     assert grads[0].abs().sum() > 0

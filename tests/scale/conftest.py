@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def env(threads: int | None = None) -> dict[str, str]:
-    e = {**os.environ, "SNNSEC_PROGRESS": "0", "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    e = {**os.environ, "SNNSEC_PROGRESS": "0", "PYTHONPATH": path}
     if threads is not None:
         e["OMP_NUM_THREADS"] = str(threads)
     return e

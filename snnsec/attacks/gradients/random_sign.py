@@ -36,5 +36,5 @@ class RandomSign(GradientEstimator):
         loss: Loss,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        bits = torch.randint(0, 2, x.shape, generator=generator, dtype=torch.int8)
+        bits = torch.randint(0, 2, x.shape, generator=generator, dtype=torch.int8, device=x.device)
         return (2 * bits - 1).to(x.dtype)
