@@ -186,6 +186,7 @@ def suite_command(args: argparse.Namespace) -> int:
     from snnsec.errors import InputError
     from snnsec.evaluation.reliable import SUITES, reliable_evaluation
     from snnsec.models import load_model
+    from snnsec.utils.device import resolve_device
     from snnsec.utils.io import sha256_file
 
     if args.adv is not None or args.attack is not None or args.substitute is not None:
@@ -193,6 +194,9 @@ def suite_command(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
     model = load_model(args.model)
+    device = resolve_device(getattr(args, "device", "auto"))
+    if device.type != "cpu":
+        model.to(device)  # the suite's attacks and predictions run there; its file stays on the CPU
     dataset = dataset_for_model(model.meta, args.dataset, args.data_dir)
     eps = str(args.eps if args.eps is not None else dataset.default_eps).strip()
     result = reliable_evaluation(
@@ -255,7 +259,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argp
     add_emulator_options(p, batch=False)  # loihi2-emu's batch is --eval-batch-size
     from snnsec.utils.device import add_device_option
 
-    add_device_option(p, "; the torch backend and crafting with --attack; under torchrun each rank takes every "
+    add_device_option(p, "; the torch backend, crafting with --attack and the --suite's attacks; under torchrun each rank takes every "
                          "N-th batch and rank 0 writes --out and the report (--suite: one process only)")
     add_common_options(p)
     p.set_defaults(func=evaluate_command)

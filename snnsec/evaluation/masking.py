@@ -35,6 +35,7 @@ from snnsec.attacks.losses import get_loss
 from snnsec.attacks.optimizers import build_optimizer
 from snnsec.attacks.threat import LinfBall, input_domain
 from snnsec.models.base import SpikingModel
+from snnsec.utils.seeding import seeded_generator
 
 
 @dataclass
@@ -129,7 +130,7 @@ def measure_masking(
         attack = Attack(build_estimator(gradient), build_optimizer(opt, **opts), LinfBall(e, low, high), ce)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            x_adv = attack(source, x, y, torch.Generator().manual_seed(seed))
+            x_adv = attack(source, x, y, seeded_generator(seed, x.device))
         return _robust(model, x, y, x_adv)
 
     def pgd(e: float, source: SpikingModel = model) -> float:

@@ -70,6 +70,7 @@ from snnsec.evaluation.masking import masking_warnings, measure_masking
 from snnsec.models.base import SpikingModel
 from snnsec.utils.io import atomic_write_json
 from snnsec.utils.numbers import parse_fraction
+from snnsec.utils.seeding import seeded_generator
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +131,27 @@ def suite_steps(budget: int | None, suite: tuple[SuiteAttack, ...] = RELIABLE_SU
     return [min(a.steps, share) for a in suite]
 
 
+def _device(model: SpikingModel) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device  # the CPU unless the model was moved (--device)
+
+
 def _predict(model: SpikingModel, x: torch.Tensor, batch_size: int, seed: int) -> torch.Tensor:
+    dev = _device(model)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
 
 
 def _attack_batch(attack: Attack, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, active: torch.Tensor,
                   seed: int) -> torch.Tensor:
-    """Attack the ``active`` rows of one batch, seeded as ``snnsec craft`` seeds that batch."""
+    """Attack the ``active`` rows of one batch, seeded as ``snnsec craft`` seeds that batch, on the
+    model's device; the result is on the CPU."""
     if getattr(model.encoder, "generator", None) is not None:
         model.encoder.reseed(seed)  # a Poisson encoder with its own generator, as in craft
+    dev = _device(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return attack(model, x, y, torch.Generator().manual_seed(seed), active=active)
+        return attack(model, x.to(dev), y.to(dev), seeded_generator(seed, dev), active=active.to(dev)).cpu()
 
 
 def reliable_evaluation(
@@ -249,7 +257,7 @@ def reliable_evaluation(
     }
     if masking_n > 0:
         k = min(masking_n, len(x))
-        figures = measure_masking(model, x[:k], y[:k], eps_value, seed=seed)
+        figures = measure_masking(model, x[:k].to(_device(model)), y[:k].to(_device(model)), eps_value, seed=seed)
         report["masking"] = {"n": k, **figures.to_dict(), "warnings": masking_warnings(figures)}
         for line in report["masking"]["warnings"]:
             log.warning("possible gradient masking: %s", line)
