@@ -31,7 +31,11 @@ own ``mmap`` and returns it to the OS on free, so RSS follows live tensor memory
 staying at the allocator's high-water mark. Each step is measured once warm (oneDNN's primitive
 caches and weight layouts already exist) right after a ``gc.collect()``. Linux only.
 
-Run: ``python benchmarks/attack_step.py [--json] [--T 4 8 16 32] [--chunk 2]``.
+**On a GPU** (``--device cuda``) the clock is wall time around ``torch.cuda.synchronize()``, and
+peak memory is the growth of ``torch.cuda.max_memory_allocated()`` during the step (the caching
+allocator's live tensors, reset before each step), so the ratios compare the same things.
+
+Run: ``python benchmarks/attack_step.py [--json] [--T 4 8 16 32] [--chunk 2] [--device cuda --batch 128]``.
 """
 
 from __future__ import annotations
@@ -73,13 +77,31 @@ def peak_mib(step: Callable[[], Any]) -> float:
     return max(0, _status_kib("VmHWM") - before) / 1024
 
 
+def cuda_peak_mib(step: Callable[[], Any]) -> float:
+    """Peak growth (MiB) of the CUDA caching allocator's live tensors while ``step`` runs."""
+    import torch
+
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step()
+    return max(0, torch.cuda.max_memory_allocated() - before) / 2**20
+
+
 class _Timed:
-    def __init__(self, fn: Callable[[], None], clock: Callable[[], float]) -> None:
-        self.fn, self.clock, self.seconds = fn, clock, 0.0
+    def __init__(self, fn: Callable[[], None], clock: Callable[[], float], sync: bool = False) -> None:
+        self.fn, self.clock, self.sync, self.seconds = fn, clock, sync, 0.0
 
     def __call__(self) -> None:
+        import torch
+
+        if self.sync:
+            torch.cuda.synchronize()
         start = self.clock()
         self.fn()
+        if self.sync:
+            torch.cuda.synchronize()
         self.seconds = self.clock() - start
 
 
@@ -92,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="process CPU time or wall time")
     parser.add_argument("--no-stbp", action="store_true", help="RGA only: skip every other estimator (quick run)")
     parser.add_argument("--gradients", nargs="+", default=None, help="estimators to time besides rga (default: all registered)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda: wall time and CUDA allocator peaks")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     _reexec_with_mmap_threshold()
@@ -103,13 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     from snnsec.models import build_model
 
     torch.set_num_threads(args.threads)
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    device = torch.device(args.device)
+    on_gpu = device.type == "cuda"
+    clock = time.process_time if args.clock == "cpu" and not on_gpu else time.perf_counter
     torch.manual_seed(0)
-    model = build_model("vgg11", num_classes=10, T=4).eval()
+    model = build_model("vgg11", num_classes=10, T=4).eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)
-    x = torch.rand(args.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (args.batch,))
+    x = torch.rand(args.batch, 3, 32, 32).to(device)
+    y = torch.randint(0, 10, (args.batch,)).to(device)
+    measure = cuda_peak_mib if on_gpu else peak_mib
     rga = RGA() if args.chunk is None else RGA(time_chunk=args.chunk)
     chunk = rga.time_chunk
 
@@ -143,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 fn()
             for _ in range(repeats):
                 for name, fn in methods.items():
-                    timed = _Timed(fn, clock)
-                    peaks[name].append(peak_mib(timed))
+                    timed = _Timed(fn, clock, sync=on_gpu)
+                    peaks[name].append(measure(timed))
                     times[name].append(timed.seconds)
         mem = {name: max(values) for name, values in peaks.items()}
         row: dict[str, Any] = {"T": T, "repeats": repeats}
@@ -163,14 +189,18 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "model": "vgg11", "batch": args.batch, "input": [3, 32, 32], "rga_time_chunk": chunk,
-        "threads": torch.get_num_threads(), "clock": args.clock, "torch": torch.__version__, "memory": "peak RSS growth (VmHWM - VmRSS), MALLOC_MMAP_THRESHOLD_=65536",
+        "threads": torch.get_num_threads(), "clock": "wall" if on_gpu else args.clock, "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
+        "memory": "peak growth of torch.cuda.max_memory_allocated" if on_gpu
+        else "peak RSS growth (VmHWM - VmRSS), MALLOC_MMAP_THRESHOLD_=65536",
         "rows": rows,
     }
     if args.json:
         print(json.dumps(result))
         return 0
     names = list(methods)
-    print(f"VGG-11, batch {args.batch}, 3x32x32, {torch.get_num_threads()} thread(s), {args.clock} time; "
+    where = result["device"] if on_gpu else f"{torch.get_num_threads()} thread(s), {args.clock} time"
+    print(f"VGG-11, batch {args.batch}, 3x32x32, {where}; "
           "ratios are against the plain no-grad forward")
     print(f"{'T':>3} | " + " | ".join(f"{n:>22}" for n in names))
     for row in rows:
