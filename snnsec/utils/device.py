@@ -2,7 +2,9 @@
 
 ``auto`` means the first CUDA device when torch sees one, else the CPU; under torchrun it means
 the CUDA device of this process's ``LOCAL_RANK``. Asking for CUDA where there is none is an
-:class:`~snnsec.errors.InputError` (one line, exit status 2), never a silent fall-back.
+:class:`~snnsec.errors.InputError` (one line, exit status 2), never a silent fall-back. So is a
+node with more torchrun ranks than GPUs: nccl needs a GPU of its own for every rank (two ranks
+sharing one H200 both failed), so snnsec refuses before any rank joins the group.
 Files stay device-neutral: models and adversarial sets are always saved from CPU tensors and
 loaded with ``map_location="cpu"``; only the running copy lives on the device.
 """
@@ -47,10 +49,18 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if not torch.cuda.is_available():
         raise InputError(f"device {spec!r} requested but torch sees no CUDA device; use --device cpu or auto")
     count = torch.cuda.device_count()
+    ranks = os.environ.get("LOCAL_WORLD_SIZE", "")
+    shared = int(ranks) if ranks.isdigit() and int(ranks) > 1 else 0  # ranks of torchrun on this node
     if m.group(1) is not None:
         index = int(m.group(1))
+        if shared:
+            raise InputError(f"device {spec!r} would put all {shared} torchrun ranks of this node on one GPU; "
+                             "use --device cuda (each rank takes cuda:LOCAL_RANK)")
     else:
-        index = int(local) % count if local is not None and local.isdigit() else 0
+        index = int(local) if local is not None and local.isdigit() else 0
+        if shared > count:
+            raise InputError(f"torchrun started {shared} ranks on this node but torch sees {count} CUDA device(s), "
+                             f"and each rank needs its own GPU; use --nproc-per-node {count} or --device cpu")
     if index >= count:
         raise InputError(f"device {spec!r} requested but torch sees {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
     return torch.device("cuda", index)

@@ -231,3 +231,19 @@ def test_sparse_attack_on_cuda_stays_within_its_l0_budget(budget: int) -> None:
     assert x_adv.device.type == "cuda"
     assert int(sda.threat_for(model).changes(x_adv, x).max()) <= budget
     assert set(x_adv.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_more_torchrun_ranks_than_gpus_are_refused_in_one_line(tiny_model: Path, tmp_path: Path) -> None:
+    """nccl needs a GPU per rank: a node with one rank more than it has GPUs stops before any rank
+    joins the group, with the one line, and writes nothing."""
+    from tests.scale.conftest import run, torchrun_cmd
+
+    gpus = torch.cuda.device_count()
+    out = tmp_path / "adv.pt"
+    r = run(torchrun_cmd(gpus + 1, "craft", "--model", str(tiny_model), "--attack", "rga-fgsm", "--n", "4",
+                         "--device", "cuda", "--out", str(out), "--quiet"), cwd=tmp_path, timeout=120)
+    assert r.returncode != 0
+    line = (f"snnsec: error: torchrun started {gpus + 1} ranks on this node but torch sees {gpus} CUDA device(s), "
+            f"and each rank needs its own GPU; use --nproc-per-node {gpus} or --device cpu")
+    assert line in r.stderr.splitlines(), r.stderr[-2000:]  # torchrun may stop a rank before it prints
+    assert not out.exists()

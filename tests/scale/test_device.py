@@ -32,6 +32,33 @@ def test_resolution_rules() -> None:
             resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
+@pytest.mark.parametrize(("gpus", "ranks", "spec", "expect"), [
+    (2, "2", "auto", "cuda:1"),
+    (2, "2", "cuda", "cuda:1"),
+    (4, "2", "auto", "cuda:1"),
+    (1, "2", "auto", "torchrun started 2 ranks on this node but torch sees 1 CUDA device(s), and each rank needs "
+                     "its own GPU; use --nproc-per-node 1 or --device cpu"),
+    (1, "2", "cuda", "torchrun started 2 ranks"),
+    (2, "2", "cuda:0", "device 'cuda:0' would put all 2 torchrun ranks of this node on one GPU; use --device cuda"),
+    (1, "1", "cuda:0", "cuda:0"),
+])
+def test_torchrun_ranks_get_a_gpu_each_or_one_line(gpus: int, ranks: str, spec: str, expect: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank 1 of a torchrun node: cuda:LOCAL_RANK when the node has a GPU per rank, else one line
+    (nccl cannot put two ranks on one GPU). CUDA cannot run here, so torch is told how many GPUs
+    it sees; tests/scale/test_cuda.py checks the refusal against a real GPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setenv("LOCAL_RANK", str(int(ranks) - 1))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", ranks)
+    if expect.startswith("cuda:"):
+        assert resolve_device(spec) == torch.device(expect)
+    else:
+        with pytest.raises(InputError) as err:
+            resolve_device(spec)
+        assert str(err.value).startswith(expect) and "\n" not in str(err.value)
+
+
 @no_cuda
 @pytest.mark.parametrize("command", [
     ["train", "--epochs", "1"],
