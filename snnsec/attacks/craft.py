@@ -31,6 +31,7 @@ from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
+from snnsec.utils.device import module_device
 from snnsec.utils.seeding import seeded_generator
 from snnsec.utils.shards import BatchFolder, batch_seed, discard_partial, run_batches
 
@@ -143,7 +144,7 @@ def craft(
     attack = spec.build(input_domain(model))
     run = PartialRun(Path(partial), meta) if partial is not None else None
     n_batches = (total + batch_size - 1) // batch_size
-    run_on = device if device is not None else next(model.parameters(), torch.empty(0)).device
+    run_on = device if device is not None else module_device(model)
 
     def index_of(b: int) -> torch.Tensor:
         return order[b * batch_size : (b + 1) * batch_size]

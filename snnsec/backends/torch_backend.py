@@ -7,6 +7,7 @@ import torch
 
 from snnsec.backends.base import Prediction, input_steps, prediction
 from snnsec.models.base import SpikingModel
+from snnsec.utils.device import module_device
 
 
 class TorchBackend:
@@ -27,7 +28,7 @@ class TorchBackend:
         steps = torch.from_numpy(input_steps(self.model, x, seed))
         encoder = self.model.encoder
         scores = []
-        dev = next(self.model.parameters(), steps).device  # the CPU unless the model was moved (--device)
+        dev = module_device(self.model)
         for i in range(0, len(steps), self.batch_size):
             seq = encoder.from_host(steps[i:i + self.batch_size].transpose(0, 1).to(dev))  # [T, B, ...]
             out, _ = self.model.run(seq)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from snnsec.utils.device import module_device
 from snnsec.utils.progress import progress
 
 
@@ -15,7 +16,7 @@ def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 256, desc: 
     model.eval()
     preds, labels = [], []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
-    device = next(model.parameters(), torch.empty(0)).device  # CPU unless the model was moved (--device)
+    device = module_device(model)
     for x, y in progress(loader, desc=desc, unit="batch"):
         preds.append(model(x.to(device)).argmax(1).cpu())
         labels.append(y)

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from snnsec.errors import InputError
 from snnsec.models.base import SpikingModel
 from snnsec.neurons import LIF, NeuronModel, NeuronState, RateRecorder, overriding
+from snnsec.utils.device import module_device
 
 
 class SpikeShuffle:
@@ -90,7 +91,7 @@ def sample_rate_current(model: SpikingModel, data: Dataset, n: int | None = 64, 
     currents: dict[LIF, list[torch.Tensor]] = {}
     rates: dict[LIF, list[torch.Tensor]] = {}
     model.eval()
-    dev = next(model.parameters(), x).device  # the CPU unless the model was moved (--device)
+    dev = module_device(model)
     for i in range(0, len(x), batch_size):
         rec = RateRecorder()
         with rec.recording(model):

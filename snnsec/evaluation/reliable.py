@@ -68,6 +68,7 @@ from snnsec.data.base import sample_indices, stack_samples
 from snnsec.errors import InputError
 from snnsec.evaluation.masking import masking_warnings, measure_masking
 from snnsec.models.base import SpikingModel
+from snnsec.utils.device import module_device
 from snnsec.utils.io import atomic_write_json
 from snnsec.utils.numbers import parse_fraction
 from snnsec.utils.seeding import seeded_generator
@@ -131,12 +132,8 @@ def suite_steps(budget: int | None, suite: tuple[SuiteAttack, ...] = RELIABLE_SU
     return [min(a.steps, share) for a in suite]
 
 
-def _device(model: SpikingModel) -> torch.device:
-    return next(model.parameters(), torch.empty(0)).device  # the CPU unless the model was moved (--device)
-
-
 def _predict(model: SpikingModel, x: torch.Tensor, batch_size: int, seed: int) -> torch.Tensor:
-    dev = _device(model)
+    dev = module_device(model)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return torch.cat([model(x[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
@@ -148,7 +145,7 @@ def _attack_batch(attack: Attack, model: SpikingModel, x: torch.Tensor, y: torch
     model's device; the result is on the CPU."""
     if getattr(model.encoder, "generator", None) is not None:
         model.encoder.reseed(seed)  # a Poisson encoder with its own generator, as in craft
-    dev = _device(model)
+    dev = module_device(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return attack(model, x.to(dev), y.to(dev), seeded_generator(seed, dev), active=active.to(dev)).cpu()
@@ -257,7 +254,8 @@ def reliable_evaluation(
     }
     if masking_n > 0:
         k = min(masking_n, len(x))
-        figures = measure_masking(model, x[:k].to(_device(model)), y[:k].to(_device(model)), eps_value, seed=seed)
+        dev = module_device(model)
+        figures = measure_masking(model, x[:k].to(dev), y[:k].to(dev), eps_value, seed=seed)
         report["masking"] = {"n": k, **figures.to_dict(), "warnings": masking_warnings(figures)}
         for line in report["masking"]["warnings"]:
             log.warning("possible gradient masking: %s", line)

@@ -13,6 +13,7 @@ from snnsec.errors import InputError
 from snnsec.models.containers import SpikingSequential, State
 from snnsec.models.meta import ModelMeta
 from snnsec.neurons import LIF
+from snnsec.utils.device import module_device
 
 
 class SpikingModel(nn.Module):
@@ -78,7 +79,7 @@ class SpikingModel(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 if seed is not None:
                     torch.manual_seed(seed)
-                dev = next(self.parameters(), x).device  # the CPU unless the model was moved (--device)
+                dev = module_device(self)
                 out = [self(x[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
         finally:
             self.train(was_training)

@@ -66,6 +66,12 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where ``module``'s weights live: the CPU unless its running copy was moved (``--device``);
+    the CPU for a module without parameters. Inputs go there batch by batch."""
+    return next(module.parameters(), torch.empty(0)).device
+
+
 def cuda_devices() -> list[dict[str, object]]:
     """The CUDA devices torch sees: index, name, memory (GiB) and compute capability."""
     if not torch.cuda.is_available():
