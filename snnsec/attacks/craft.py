@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from snnsec.attacks.attack import AttackSpec
+from snnsec.attacks.attack import Attack, AttackSpec
 from snnsec.data.adversarial import AdversarialSet
 from snnsec.attacks.threat import input_domain
 from snnsec.data.base import sample_indices, stack_samples
@@ -98,6 +98,24 @@ def valid_adversarial(saved: dict[str, Any], n: int) -> bool:
             and x_adv.shape[0] == n and bool(torch.isfinite(x_adv).all()))
 
 
+def attack_batch(attack: Attack, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, seed: int,
+                 device: torch.device | None = None, active: torch.Tensor | None = None) -> torch.Tensor:
+    """One batch attacked as ``snnsec craft`` attacks its batch of seed ``seed``, on ``device``
+    (``None``: where the model is); the result is on the CPU.
+
+    The seed goes to the attack's generator (on the device), to the global RNG (Poisson encoders
+    without a generator of their own) and to an encoder that has one. ``active`` attacks only
+    those rows (the others come back unchanged).
+    """
+    dev = device if device is not None else module_device(model)
+    if getattr(model.encoder, "generator", None) is not None:
+        model.encoder.reseed(seed)  # a Poisson encoder with its own generator
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        rows = {} if active is None else {"active": active.to(dev)}
+        return attack(model, x.to(dev), y.to(dev), seeded_generator(seed, dev), **rows).cpu()
+
+
 def craft(
     model: SpikingModel,
     data: Dataset,
@@ -151,13 +169,7 @@ def craft(
 
     def one_batch(b: int) -> dict[str, torch.Tensor]:
         x, y = stack_samples(data, index_of(b))
-        s = batch_seed(seed, b)
-        if getattr(model.encoder, "generator", None) is not None:
-            model.encoder.reseed(s)  # a Poisson encoder with its own generator
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s)
-            gen = seeded_generator(s, run_on)
-            return {"x_adv": attack(model, x.to(run_on), y.to(run_on), gen).cpu()}
+        return {"x_adv": attack_batch(attack, model, x, y, batch_seed(seed, b), run_on)}
 
     shards = run_batches(n_batches, index_of, lambda bs: [one_batch(b) for b in bs], folder=run,
                          valid=lambda b, saved: valid_adversarial(saved, len(index_of(b))),

@@ -59,7 +59,7 @@ import torch
 from torch.utils.data import Dataset
 
 from snnsec.attacks.attack import Attack, AttackSpec
-from snnsec.attacks.craft import PartialRun, batch_seed, discard_partial
+from snnsec.attacks.craft import PartialRun, attack_batch, batch_seed, discard_partial
 from snnsec.attacks.gradients import build_estimator
 from snnsec.attacks.losses import get_loss
 from snnsec.attacks.optimizers import build_optimizer
@@ -71,7 +71,6 @@ from snnsec.models.base import SpikingModel
 from snnsec.utils.device import module_device
 from snnsec.utils.io import atomic_write_json
 from snnsec.utils.numbers import parse_fraction
-from snnsec.utils.seeding import seeded_generator
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +138,6 @@ def _predict(model: SpikingModel, x: torch.Tensor, batch_size: int, seed: int) -
         return torch.cat([model(x[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
 
 
-def _attack_batch(attack: Attack, model: SpikingModel, x: torch.Tensor, y: torch.Tensor, active: torch.Tensor,
-                  seed: int) -> torch.Tensor:
-    """Attack the ``active`` rows of one batch, seeded as ``snnsec craft`` seeds that batch, on the
-    model's device; the result is on the CPU."""
-    if getattr(model.encoder, "generator", None) is not None:
-        model.encoder.reseed(seed)  # a Poisson encoder with its own generator, as in craft
-    dev = module_device(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return attack(model, x.to(dev), y.to(dev), seeded_generator(seed, dev), active=active.to(dev)).cpu()
-
-
 def reliable_evaluation(
     model: SpikingModel,
     data: Dataset,
@@ -216,7 +203,7 @@ def reliable_evaluation(
             index = order[todo]
             x_adv = run.load(b, index) if run is not None else None
             if x_adv is None:
-                x_adv = _attack_batch(attack, model, x[pos], y[pos], active, batch_seed(seed, b))[active]
+                x_adv = attack_batch(attack, model, x[pos], y[pos], batch_seed(seed, b), active=active)[active]
                 if run is not None:
                     run.save(b, index, x_adv)
             backward += len(todo) * attack.optimizer.n_steps

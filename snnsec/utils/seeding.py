@@ -13,9 +13,7 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-    gen = torch.Generator()
-    gen.manual_seed(seed)
-    return gen
+    return seeded_generator(seed)
 
 
 def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
