@@ -16,7 +16,10 @@ measured over a few steps after compilation.
 
 (c) the stream of (b) and the vgg11 steps again, with ``SNNSEC_LAVA_SCIPY_CONV=1``: Lava's
 convolution as shipped (one scipy ``convolve2d`` per channel pair). The table gives both and the
-ratio, and checks that the stream's readouts are identical.
+ratio, and checks that the stream's readouts are identical. The same stream in float precision
+(Lava's floating_pt models, where snnsec's convolution sums in another order) adds a row: its
+labels must be identical and its readouts equal to float64 rounding (the largest relative
+difference is printed).
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def lava_conv(which: str) -> Iterator[None]:
             os.environ["SNNSEC_LAVA_SCIPY_CONV"] = old
 
 
-def stream_readout(n: int) -> tuple[np.ndarray, float]:
+def stream_readout(n: int, precision: str = "fixed") -> tuple[np.ndarray, float]:
     """The demo model's first ``n`` test digits streamed through one runtime: readout, seconds."""
     import snnsec
     from snnsec.backends.base import input_steps
@@ -98,7 +101,7 @@ def stream_readout(n: int) -> tuple[np.ndarray, float]:
 
     model = snnsec.load_model(demo_model()[0])
     steps = input_steps(model, get_dataset("mnist5k").split("test").x[:n])  # type: ignore[attr-defined]
-    backend = LavaSimBackend(model, precision="fixed", show_progress=False)
+    backend = LavaSimBackend(model, precision=precision, show_progress=False)
     start = time.perf_counter()
     pred, _ = backend.run_steps(steps)
     return pred.scores, time.perf_counter() - start
@@ -162,15 +165,20 @@ def main(argv: list[str] | None = None) -> int:
             result["vgg11"] = vgg11_step_cost(args.vgg11_steps)
     if not args.no_scipy:
         conv: dict[str, Any] = {}
-        readouts = {}
+        readouts, floats = {}, {}
         for which in ("lava", "snnsec"):
             with lava_conv(which):
                 readouts[which], seconds = stream_readout(args.n)
-                conv[which] = {"stream_s": round(seconds, 2)}
+                floats[which], float_s = stream_readout(args.n, "float")
+                conv[which] = {"stream_s": round(seconds, 2), "float_stream_s": round(float_s, 2)}
                 if args.vgg11_steps > 0:
                     conv[which]["vgg11_s_per_step"] = vgg11_step_cost(args.vgg11_steps)["seconds_per_step"]
         conv["identical_readouts"] = bool(np.array_equal(readouts["lava"], readouts["snnsec"]))
         conv["stream_speedup"] = round(conv["lava"]["stream_s"] / conv["snnsec"]["stream_s"], 2)
+        conv["float_stream_speedup"] = round(conv["lava"]["float_stream_s"] / conv["snnsec"]["float_stream_s"], 2)
+        conv["float_identical_labels"] = bool(np.array_equal(floats["lava"].argmax(-1), floats["snnsec"].argmax(-1)))
+        conv["float_max_relative_difference"] = float(np.abs(floats["lava"] - floats["snnsec"]).max()
+                                                      / max(float(np.abs(floats["lava"]).max()), 1e-300))
         if args.vgg11_steps > 0:
             conv["vgg11_speedup"] = round(conv["lava"]["vgg11_s_per_step"] / conv["snnsec"]["vgg11_s_per_step"], 1)
         result["conv"] = conv
@@ -194,10 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'':<34}{'conv_scipy':>12}{'snnsec':>10}{'ratio':>8}")
         print(f"{'vgg5 stream of %d samples, s' % args.n:<34}{c['lava']['stream_s']:>12.2f}"
               f"{c['snnsec']['stream_s']:>10.2f}{c['stream_speedup']:>7.2f}x")
+        print(f"{'the same stream in float, s':<34}{c['lava']['float_stream_s']:>12.2f}"
+              f"{c['snnsec']['float_stream_s']:>10.2f}{c['float_stream_speedup']:>7.2f}x")
         if "vgg11_speedup" in c:
             print(f"{'vgg11 full width, s per step':<34}{c['lava']['vgg11_s_per_step']:>12.2f}"
                   f"{c['snnsec']['vgg11_s_per_step']:>10.2f}{c['vgg11_speedup']:>7.1f}x")
-        print(f"identical readouts: {c['identical_readouts']}")
+        print(f"identical readouts (fixed point): {c['identical_readouts']}; float: identical labels "
+              f"{c['float_identical_labels']}, readouts within {c['float_max_relative_difference']:.1e} (relative)")
     return 0
 
 

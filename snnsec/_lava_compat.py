@@ -13,8 +13,9 @@ Two source-level problems stop them (measured, see docs/install.md), and a third
    (tqdm's first progress bar does). It is compiled with ``force=True``: Lava needs fork anyway.
 
 The other rewrites are for speed. ``lava.proc.conv.utils.conv`` calls :func:`snnsec._lava_conv.conv`
-in place of ``conv_scipy``, which gives identical results on integer data about ten times faster
-and hands anything else to ``conv_scipy`` (see that module; ``SNNSEC_LAVA_SCIPY_CONV=1`` turns it off).
+in place of ``conv_scipy``, which gives identical results on integer data about ten times faster,
+the same to float64 rounding on float data, and hands anything else to ``conv_scipy`` (see that
+module; ``SNNSEC_LAVA_SCIPY_CONV=1`` turns it off).
 Imports that cost every process start-up time for code it rarely runs are deferred to first use
 (:class:`LazyModule`): ``import norse`` imports its plotting module
 ``norse.torch.utils.plot.plot``, which imports ``matplotlib.pyplot``: 0.36 s of the 2.2 s every
@@ -86,8 +87,8 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         ),
     ],
     # Speed, not compatibility: Lava's CPU convolution runs in snnsec._lava_conv (exact on the
-    # fixed-point model's integer data, Lava's own conv_scipy otherwise; SNNSEC_LAVA_SCIPY_CONV=1
-    # restores it everywhere).
+    # fixed-point model's integer data, float64 to rounding on the float model's; Lava's own
+    # conv_scipy otherwise; SNNSEC_LAVA_SCIPY_CONV=1 restores it everywhere).
     "lava.proc.conv.utils": [
         _defer("from scipy import signal", "signal", "scipy.signal"),
         (

@@ -46,7 +46,7 @@ def collect() -> dict[str, Any]:
         "lava_detail": lava_msg,
         "torchvision_installed": torchvision,
         "malloc_tuned": tune_malloc(),  # what the CLI applied at start-up (idempotent)
-        "lava_conv": "snnsec (exact)" if _lava_conv.active() else "lava-nc conv_scipy",
+        "lava_conv": "snnsec (bit-exact on integers, float64 on floats)" if _lava_conv.active() else "lava-nc conv_scipy",
     }
 
 

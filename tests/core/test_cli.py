@@ -45,7 +45,7 @@ def test_env_json_is_one_object_with_versions_and_lava(capsys: pytest.CaptureFix
         assert info["versions"][pkg], pkg
     assert info["python"].startswith("3.") and info["device"] in {"cpu", "cuda"}
     assert info["torchvision_installed"] is False
-    assert info["malloc_tuned"] is True and info["lava_conv"] == "snnsec (exact)"  # what runs, for bug reports
+    assert info["malloc_tuned"] is True and info["lava_conv"] == "snnsec (bit-exact on integers, float64 on floats)"  # what runs, for bug reports
 
 
 @pytest.mark.parametrize(

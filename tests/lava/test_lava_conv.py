@@ -1,5 +1,6 @@
 """snnsec._lava_conv: Lava's CPU convolution, computed as a matrix product, equals Lava's own
-``conv_scipy`` bit for bit wherever it takes over, and hands everything else back to it."""
+``conv_scipy`` bit for bit on integer data, to float64 rounding on float data, and hands
+everything else back to it."""
 
 from __future__ import annotations
 
@@ -72,9 +73,44 @@ def _unused(*args):
     raise AssertionError("the exact path must not fall back here")
 
 
-def test_hands_float_data_and_unsafe_magnitudes_to_conv_scipy(lava_utils):
-    """Float weights (Lava's floating_pt model) and products that could exceed float64's exact
-    integers go to ``conv_scipy`` itself, with the arguments unchanged."""
+@pytest.mark.parametrize("kind", ["graded float input", "bool spikes", "int32 messages"])
+def test_float_weights_equal_conv_scipy_to_float64_rounding_over_geometries(lava_utils, kind):
+    """The floating_pt model's float weights (here spanning 40 binary orders of magnitude, as a
+    trained model's do) on every geometry of the grid: each output is within the float64
+    summation bound of conv_scipy's, ``fan-in * eps * (|x| conv |w|)``, which is about
+    ``1e-13`` relative to the terms; a wrong index or sign would be off by a whole term."""
+    rng = np.random.default_rng(11)
+    eps = np.finfo(np.float64).eps
+    compared = worst = 0.0
+    for kernel, stride, padding, dilation, groups in GEOMETRIES:
+        c, k = 4, 6
+        if kind == "bool spikes":
+            x = rng.random((9, 7, c)) < 0.3
+        elif kind == "int32 messages":
+            x = rng.integers(-300, 300, (9, 7, c)).astype(np.int32)
+        else:
+            x = rng.normal(size=(9, 7, c))
+        w = rng.normal(size=(k, *kernel, c // groups)) * 2.0 ** rng.integers(-40, 1, (k, *kernel, c // groups))
+        try:
+            want = lava_utils.conv_scipy(x, w, kernel, stride, padding, dilation, groups)
+        except ValueError:
+            continue
+        got = _lava_conv.conv(_unused, x, w, kernel, stride, padding, dilation, groups)
+        assert got.dtype == want.dtype == np.float64 and got.shape == want.shape
+        scale = lava_utils.conv_scipy(np.abs(x.astype(np.float64)), np.abs(w), kernel, stride, padding, dilation, groups)
+        fan_in = kernel[0] * kernel[1] * (c // groups)
+        err = np.abs(got - want)
+        assert (err <= 2 * fan_in * eps * scale).all(), (kernel, stride, padding, dilation, groups)
+        worst = max(worst, float((err / np.maximum(scale, np.finfo(float).tiny)).max()))
+        compared += 1
+    assert compared > 150
+    assert worst < 1e-14  # float64 rounding, far below the float32 torch it is compared with
+
+
+def test_hands_unsafe_magnitudes_and_other_data_to_conv_scipy(lava_utils):
+    """Integer products that could exceed float64's exact integers, and data neither integer nor
+    real (complex), go to ``conv_scipy`` itself with the arguments unchanged; safe integers and
+    float weights do not."""
     calls = []
 
     def fallback(*args):
@@ -83,14 +119,16 @@ def test_hands_float_data_and_unsafe_magnitudes_to_conv_scipy(lava_utils):
 
     geometry = ((3, 3), (1, 1), (1, 1), (1, 1), 1)
     x = np.ones((5, 5, 2), dtype=np.int32)
-    w_float = np.full((3, 3, 3, 2), 0.1)
-    np.testing.assert_array_equal(_lava_conv.conv(fallback, x, w_float, *geometry), lava_utils.conv_scipy(x, w_float, *geometry))
-    assert len(calls) == 1 and calls[0][1] is w_float
     huge = np.full((5, 5, 2), 2**45, dtype=np.int64)  # 2**45 * 255 * 18 > 2**53
     w_int = np.full((3, 3, 3, 2), 255, dtype=np.int32)
     _lava_conv.conv(fallback, huge, w_int, *geometry)
-    assert len(calls) == 2 and calls[1][0] is huge
+    assert len(calls) == 1 and calls[0][0] is huge
+    w_complex = np.full((3, 3, 3, 2), 0.1 + 0.1j)
+    with pytest.warns(np.exceptions.ComplexWarning):  # conv_scipy's own cast, as Lava ships it
+        _lava_conv.conv(fallback, x, w_complex, *geometry)
+    assert len(calls) == 2 and calls[1][1] is w_complex
     _lava_conv.conv(fallback, x, w_int, *geometry)  # safe integers: no fallback
+    _lava_conv.conv(fallback, x, np.full((3, 3, 3, 2), 0.1), *geometry)  # float weights: no fallback
     assert len(calls) == 2
 
 
@@ -136,3 +174,29 @@ def test_a_lava_run_gives_the_same_spikes_with_and_without_it(monkeypatch):
             np.testing.assert_array_equal(a, b)
             spiking += int(a.sum())
     assert spiking > 20  # the convolutions carried spikes
+
+
+def test_a_float_lava_run_gives_the_same_spikes_and_readouts_to_rounding_with_and_without_it(monkeypatch):
+    """The same tiny VGG on lava-sim in float (Lava's floating_pt models, float weights, graded
+    input): every population's spikes are identical and the readouts agree to float64 rounding,
+    with Lava's own convolution and with this one."""
+    from snnsec.backends.base import input_steps
+    from snnsec.backends.lava_sim import LavaSimBackend
+    from tests.lava.tiny_models import tiny_vgg
+
+    model = tiny_vgg(encoder="direct", leak=0.75, T=4, seed=4, normalization={"mean": [0.5], "std": [0.25]})
+    steps = input_steps(model, torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(5)))
+    runs = []
+    for scipy_conv in ("1", "0"):
+        monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", scipy_conv)
+        backend = LavaSimBackend(model, precision="float", show_progress=False)
+        runs.append(backend.run_steps(steps, record_spikes=True))
+    (pred_a, res_a), (pred_b, res_b) = runs
+    np.testing.assert_allclose(res_b.readout, res_a.readout, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(pred_a.labels, pred_b.labels)
+    spiking = 0
+    for a, b in zip(res_a.spikes, res_b.spikes):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+            spiking += int(a.sum())
+    assert spiking > 20
