@@ -28,7 +28,9 @@ changes: the first attribute read (``plt.gca``) imports pyplot, as ``import`` wo
 same goes for ``scipy.signal`` (and through it ``scipy.stats``) in ``lava.proc.conv.utils``, which
 only ``conv_scipy`` uses: 0.9 s of every Lava run's imports. Lava's compiler executes that file a
 second time from its path, looking for process models, so ``compiler_graphs`` is rewritten to
-hand such specs to :func:`patched_spec`.
+hand such specs to :func:`patched_spec`. Norse's NIR converters (``norse.torch.utils.import_nir``
+and ``export_nir``, which ``import norse`` loads) import ``nir`` and ``nirtorch``, and ``nir``
+imports ``h5py``: 0.1 s of every process start-up; they load at the converters' first use.
 
 :func:`install` puts a meta-path finder in front of the normal one. It rewrites only these
 modules, in memory, at import time; every other module loads unchanged. Calling it twice is a no-op.
@@ -69,7 +71,7 @@ def _defer(statement: str, alias: str, module: str) -> tuple[re.Pattern[str], st
 
 
 # Modules compiled with `from __future__ import annotations`: their annotations name a deferred module.
-_POSTPONED_ANNOTATIONS = {"norse.torch.utils.plot.plot"}
+_POSTPONED_ANNOTATIONS = {"norse.torch.utils.plot.plot", "norse.torch.utils.import_nir", "norse.torch.utils.export_nir"}
 
 _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "lava.magma.compiler.var_model": [
@@ -107,6 +109,17 @@ _PATCHES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     ],
     # Speed: `import norse` loads this plotting module, which loads pyplot (see the docstring)
     "norse.torch.utils.plot.plot": [_defer("import matplotlib.pyplot as plt", "plt", "matplotlib.pyplot")],
+    # Speed: `import norse` also imports its NIR converters, and with them nir, nirtorch and h5py
+    # (nir's file format): 0.1 s of every process start-up for code that runs on NIR files only
+    "norse.torch.utils.import_nir": [_defer("import nir", "nir", "nir"), _defer("import nirtorch", "nirtorch", "nirtorch")],
+    "norse.torch.utils.export_nir": [
+        _defer("import nir", "nir", "nir"),
+        (
+            re.compile(r"^from nirtorch import extract_nir_graph\s*$", re.M),
+            "def extract_nir_graph(*args, **kwargs):  # snnsec: nirtorch is imported at the first call\n"
+            "    return __import__('nirtorch').extract_nir_graph(*args, **kwargs)",
+        ),
+    ],
     # Speed: lava-dl's training-statistics plotter and event-animation helpers, imported with
     # netx, import pyplot
     "lava.lib.dl.slayer.utils.stats": [_defer("import matplotlib.pyplot as plt", "plt", "matplotlib.pyplot")],

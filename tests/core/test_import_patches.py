@@ -1,6 +1,7 @@
 """snnsec's imports of Norse and lava-dl leave matplotlib's pyplot unloaded until their plotting
-code runs (snnsec._lava_compat's deferred imports), and that code still plots. A fresh interpreter each:
-what a module import loads is process-wide."""
+code runs, and Norse's leave nir, nirtorch and h5py unloaded until its NIR converters run
+(snnsec._lava_compat's deferred imports); that code still plots and converts. A fresh interpreter
+each: what a module import loads is process-wide."""
 
 from __future__ import annotations
 
@@ -30,6 +31,32 @@ def test_norse_imports_without_pyplot_and_still_plots() -> None:
                          env={"PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "SNNSEC_PROGRESS": "0"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["False", "Axes", "True", "LazyModule", "LazyModule", "True"]
+    assert "did not apply" not in out.stderr
+
+
+NIR_PROBE = """
+import sys
+import snnsec.neurons, snnsec.models  # what every snnsec command imports, Norse among it
+import norse
+import torch
+from norse.torch import from_nir, to_nir
+import norse.torch.utils.export_nir as export_nir
+before = [m for m in ("nir", "nirtorch", "h5py") if m in sys.modules]
+model = torch.nn.Sequential(torch.nn.Linear(4, 3), norse.torch.LIFBoxCell())
+graph = to_nir(model, torch.randn(1, 4))  # Norse's own converters: nir and nirtorch load now
+back = from_nir(graph)
+linear = next(m for m in back.modules() if isinstance(m, torch.nn.Linear))
+print(before == [], type(export_nir.nir).__name__, type(graph).__name__,
+      sorted(type(n).__name__ for n in graph.nodes.values()) == ["Affine", "Input", "LIF", "Output"],
+      torch.equal(linear.weight, model[0].weight), all(m in sys.modules for m in ("nir", "nirtorch")))
+"""
+
+
+def test_norse_imports_without_nir_and_still_converts_to_and_from_nir() -> None:
+    out = subprocess.run([sys.executable, "-c", NIR_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "SNNSEC_PROGRESS": "0"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "LazyModule", "NIRGraph", "True", "True", "True"], out.stdout
     assert "did not apply" not in out.stderr
 
 
