@@ -80,22 +80,24 @@ def train_command(args: argparse.Namespace) -> int:
     if args.augment and "augment" not in accepted:
         with_augment = sorted(n for n, c in DATASETS.items() if "augment" in c.option_names())
         raise InputError(f"--augment is available for {', '.join(with_augment)}, not {args.dataset!r}")
-    # event datasets bin their events into the model's T frames; image datasets take no T
-    ds_options = {"T": args.T} if "T" in accepted else {}
-    ds = get_dataset(args.dataset, args.data_dir, **ds_options, **({"augment": True} if args.augment else {}))
-    T = ds.sample_shape()[0] if ds.kind == "frames" else (args.T if args.T is not None else (1 if args.ann else 4))
-    train_set, test_set = ds.split("train"), ds.split("test")
+    # the neuron and the recipe are checked before any data is read or generated
+    neuron = NeuronParameters(args.leak, args.theta, args.reset, args.surrogate, args.gamma).validated()
     recipe = Recipe(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
         lr=args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 2e-3),
         momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
     ).validated()
+    # event datasets bin their events into the model's T frames; image datasets take no T
+    ds_options = {"T": args.T} if "T" in accepted else {}
+    ds = get_dataset(args.dataset, args.data_dir, **ds_options, **({"augment": True} if args.augment else {}))
+    T = ds.sample_shape()[0] if ds.kind == "frames" else (args.T if args.T is not None else (1 if args.ann else 4))
+    train_set, test_set = ds.split("train"), ds.split("test")
     from snnsec.utils.seeding import seed_everything
 
     seed_everything(args.seed)  # before the model is built: --seed fixes the initial weights too
     model = build_model(
         args.arch, num_classes=len(ds.classes), input_shape=ds.sample_shape(), T=T,
-        neuron=NeuronParameters(args.leak, args.theta, args.reset, args.surrogate, args.gamma),
+        neuron=neuron,
         encoder=args.encoder or ds.default_encoder, width=args.width,
         normalization=ds.normalization, dataset=ds.name, class_names=list(ds.classes),
     )

@@ -59,7 +59,11 @@ def test_env_json_is_one_object_with_versions_and_lava(capsys: pytest.CaptureFix
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], fragment: str, capsys, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    # an empty cache: the options are refused before any data is read or built (a dataset that
+    # was built first would add its own line, and make the user wait for a doomed run)
+    monkeypatch.setenv("SNNSEC_CACHE_DIR", str(tmp_path / "cache"))
     code, out, err = run(argv, capsys)
+    assert not (tmp_path / "cache").exists()
     assert code == 2
     assert out == ""
     assert fragment in err
