@@ -10,9 +10,14 @@ import torch
 
 
 @pytest.fixture(scope="session")
-def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_files(tmp_path_factory: pytest.TempPathFactory, mnist_test) -> Path:  # type: ignore[no-untyped-def]
     """``m.pt`` (an untrained vgg5 at width 1/8, T=2, on MNIST-5k's shape), ``sub.pt`` (another
-    one, the substitute) and ``adv.pt`` (2 samples for ``m.pt``)."""
+    one, the substitute) and ``adv.pt`` (2 samples for ``m.pt``).
+
+    ``mnist_test`` builds the run's decoded MNIST-5k table first: a case whose command reads the
+    dataset before it refuses its input (a training checkpoint is checked against the model the
+    data shapes) would otherwise print the one-time "building the table" line above its refusal,
+    depending on which test of the run came first."""
     from snnsec.data.adversarial import AdversarialSet, save_adversarial
     from snnsec.models import build_model, save_model
     from snnsec.utils.io import sha256_file
