@@ -34,10 +34,19 @@ PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 PYTEST_PAR := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
+# The suite starts about a hundred Python processes (CLI runs, torchrun ranks): each would compile
+# every snnsec module it imports from source where no bytecode is cached (a fresh clone, or
+# PYTHONDONTWRITEBYTECODE=1, as some CI images set): about 0.2 CPU-s each. compileall writes the
+# bytecode once (gitignored __pycache__/, skipped when up to date); a file that does not compile
+# is left for pytest to report.
+BYTECODE := $(PY) -m compileall -q snnsec tests >/dev/null 2>&1 || true
+
 test: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m pytest -q $(PYTEST_PAR) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m pytest -q $(PYTEST_PAR) -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)

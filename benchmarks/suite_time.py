@@ -15,6 +15,12 @@ core through pytest-xdist) with the repository's one ``.venv``:
   since (the demo test now runs all 1,000 digits, for example), so this row is the suite that
   existed before the later issues added modules of their own, not the same tests.
 
+Bytecode: `make test` compiles the checkout's modules first (``compileall``, so that the ~100
+Python processes the suite starts do not each compile them from source where
+``PYTHONDONTWRITEBYTECODE`` is set or the clone is fresh). For a like-for-like comparison the old
+checkout gets the same, untimed, before its run; ``--old-bytecode none`` leaves it without (as its
+own Makefile ran it on such a machine).
+
 Each row reports wall seconds, tests passed/failed/skipped, seconds per test and the ratio to the
 old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
 caches). Both suites train their own models from scratch; nothing is cached between them except
@@ -73,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--same-modules", action="store_true",
                    help="also run make test on just the test modules that --old-rev had (current versions)")
     p.add_argument("--only-new", action="store_true", help="skip the old suite")
+    p.add_argument("--old-bytecode", choices=("compiled", "none"), default="compiled",
+                   help="compiled: compileall the old checkout before its run, untimed, as make test does for the new one")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
 
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only_new:
             subprocess.run(["git", "worktree", "add", "--detach", str(old_dir), args.old_rev], cwd=REPO,
                            check=True, capture_output=True)
+            if args.old_bytecode == "compiled":
+                subprocess.run([py, "-m", "compileall", "-q", "snnsec", "tests"], cwd=old_dir, capture_output=True)
         try:
             plan = [("new, make test", ["make", "-s", "test"], REPO, env)]
             if args.new_serial:
@@ -109,11 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         tests = r["passed"] + r["failed"]
         r["s_per_test"] = round(r["wall_s"] / tests, 3) if tests else None
         r["vs_old"] = round(r["wall_s"] / base, 3) if base else None
-    result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}, "rows": rows}
+    result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+              "old_bytecode": None if args.only_new else args.old_bytecode, "rows": rows}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"test suites on {os.cpu_count()} cores, one after the other")
+    print(f"test suites on {os.cpu_count()} cores, one after the other"
+          + ("" if args.only_new else f"; old checkout's bytecode: {args.old_bytecode}"))
     print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
         print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
