@@ -152,51 +152,33 @@ def test_lava_routes_its_convolution_here_unless_turned_off(lava_utils, monkeypa
     assert len(calls) == 1  # switched off: Lava's own conv_scipy, even on integer data
 
 
-def test_a_lava_run_gives_the_same_spikes_with_and_without_it(monkeypatch):
-    """A tiny VGG (strided and padded convolutions, graded input messages) on lava-sim in fixed
-    point: every population's spikes and the readout, with Lava's own convolution and with this one."""
-    from snnsec.backends.base import input_steps
-    from snnsec.backends.lava_sim import LavaSimBackend
-    from tests.lava.tiny_models import tiny_vgg
-
-    model = tiny_vgg(encoder="direct", leak=0.75, T=4, seed=4, normalization={"mean": [0.5], "std": [0.25]})
-    steps = input_steps(model, torch.rand(3, 1, 8, 8))
-    runs = []
-    for scipy_conv in ("1", "0"):
-        monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", scipy_conv)  # read in the forked workers, per call
-        backend = LavaSimBackend(model, precision="fixed", builder="netx", show_progress=False)
-        runs.append(backend.run_steps(steps, record_spikes=True))
-    (pred_a, res_a), (pred_b, res_b) = runs
-    np.testing.assert_array_equal(res_a.readout, res_b.readout)
-    spiking = 0
-    for a, b in zip(res_a.spikes, res_b.spikes):
-        if a is not None:
-            np.testing.assert_array_equal(a, b)
-            spiking += int(a.sum())
-    assert spiking > 20  # the convolutions carried spikes
-
-
-def test_a_float_lava_run_gives_the_same_spikes_and_readouts_to_rounding_with_and_without_it(monkeypatch):
-    """The same tiny VGG on lava-sim in float (Lava's floating_pt models, float weights, graded
-    input): every population's spikes are identical and the readouts agree to float64 rounding,
-    with Lava's own convolution and with this one."""
+@pytest.mark.parametrize("precision", ["fixed", "float"])
+def test_a_lava_run_gives_the_same_spikes_with_and_without_it(monkeypatch, precision):
+    """A tiny VGG (strided and padded convolutions, graded input messages) on lava-sim: every
+    population's spikes and the readout, with Lava's own convolution and with this one. Fixed
+    point (NetX, integer data): identical. Float (Lava's floating_pt models, float weights):
+    identical spikes, readouts equal to float64 rounding."""
     from snnsec.backends.base import input_steps
     from snnsec.backends.lava_sim import LavaSimBackend
     from tests.lava.tiny_models import tiny_vgg
 
     model = tiny_vgg(encoder="direct", leak=0.75, T=4, seed=4, normalization={"mean": [0.5], "std": [0.25]})
     steps = input_steps(model, torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(5)))
+    builder = {"builder": "netx"} if precision == "fixed" else {}
     runs = []
     for scipy_conv in ("1", "0"):
-        monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", scipy_conv)
-        backend = LavaSimBackend(model, precision="float", show_progress=False)
+        monkeypatch.setenv("SNNSEC_LAVA_SCIPY_CONV", scipy_conv)  # read in the forked workers, per call
+        backend = LavaSimBackend(model, precision=precision, show_progress=False, **builder)
         runs.append(backend.run_steps(steps, record_spikes=True))
     (pred_a, res_a), (pred_b, res_b) = runs
-    np.testing.assert_allclose(res_b.readout, res_a.readout, rtol=1e-12, atol=1e-12)
+    if precision == "fixed":
+        np.testing.assert_array_equal(res_a.readout, res_b.readout)
+    else:
+        np.testing.assert_allclose(res_b.readout, res_a.readout, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(pred_a.labels, pred_b.labels)
     spiking = 0
     for a, b in zip(res_a.spikes, res_b.spikes):
         if a is not None:
             np.testing.assert_array_equal(a, b)
             spiking += int(a.sum())
-    assert spiking > 20
+    assert spiking > 20  # the convolutions carried spikes
