@@ -83,10 +83,13 @@ class Attack:
 
         ``active`` (``[B]`` bool) attacks only those rows; the others come back unchanged. The
         starting points are drawn for the whole batch and then selected, so an active row ends
-        exactly where it ends when the whole batch is attacked with the same generator, as long as
-        a sample's gradient does not depend on the rest of its batch (every estimator but
-        ``pdsg``, whose σ pools the batch, and ``random``, which draws at every step) and the
-        model draws no random numbers of its own. The reliable suite relies on this
+        where it ends when the whole batch is attacked with the same generator, as long as a
+        sample's gradient does not depend on the rest of its batch (every estimator but ``pdsg``,
+        whose σ pools the batch, and ``random``, which draws at every step) and the model draws no
+        random numbers of its own. "Where" is up to float rounding: the subset runs as a smaller
+        batch, and torch's CPU kernels may round a sample's gradient differently in a batch of
+        another size (measured on a tiny vgg5: one sample alone, for every estimator, and any
+        subset under ``rga``, about 1e-7 relative). The reliable suite relies on this
         (:mod:`snnsec.evaluation.reliable`).
         """
         if self.te > 1 and not model.encoder.time_extensible:

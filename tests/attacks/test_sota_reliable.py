@@ -108,7 +108,8 @@ def _own_labels(model, data, n: int):  # type: ignore[no-untyped-def]
 def test_each_member_of_the_suite_is_the_same_attack_as_run_alone(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """The property behind "worst case <= every member alone": replaying every member through
     ``craft`` on its own (same samples, batch size and seed) and keeping, sample by sample, the
-    first that fools it reproduces the suite exactly, inputs included."""
+    first that fools it reproduces the suite: its flags and counts exactly, its inputs to float
+    rounding."""
     from snnsec.attacks.craft import craft
     from snnsec.models import build_model
 
@@ -137,7 +138,10 @@ def test_each_member_of_the_suite_is_the_same_attack_as_run_alone(mnist_test) ->
         robust &= ~fooled
         first_fooled_by.append(int(newly.sum()))
     assert torch.equal(robust, result.robust)
-    assert torch.equal(x_worst, result.x_adv)
+    # the suite attacks only the still-robust rows of a batch, as a smaller batch, and torch's CPU
+    # kernels may round a sample's gradient differently in a batch of another size (two inputs 9e-8
+    # off on one machine): equal to 1e-6, far below the 0.03 of eps a wrong member would be off by
+    torch.testing.assert_close(result.x_adv, x_worst, rtol=0, atol=1e-6)
     assert first_fooled_by == [a["fooled"] for a in result.report["attacks"]]
     # not vacuous: more than one member fools something, and something survives the first
     assert sum(1 for f in first_fooled_by if f) >= 2 and first_fooled_by[0] < n, first_fooled_by
