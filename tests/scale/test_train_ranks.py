@@ -27,7 +27,8 @@ pytestmark = pytest.mark.cost(35)  # rough CPU seconds under the suite: orders t
 # with lr 5e-3, seeds 0, 1, 2 gave 0.961/0.962, 0.955/0.963, 0.965/0.967: the same accuracy and
 # spread as 5 epochs for 3/5 of the training
 ARGS = ["train", "--arch", "vgg5", "--dataset", "mnist5k", "--width", "0.5", "--T", "2", "--epochs", "3",
-        "--lr", "5e-3", "--batch-size", "64", "--seed", "0", "--no-eval-each-epoch", "--json", "--quiet"]
+        "--lr", "5e-3", "--batch-size", "64", "--seed", "0", "--no-eval-each-epoch", "--device", "cpu",
+        "--json", "--quiet"]  # gloo ranks on the CPU, also where torch sees one GPU (test_cuda.py: nccl)
 
 
 def _kill_after_first_epoch(cmd: list[str], out: Path) -> None:
@@ -90,7 +91,8 @@ def test_killed_two_rank_training_resumes_from_its_checkpoint(trained: dict[str,
 
 def test_global_batch_must_split_over_ranks(tmp_path: Path) -> None:
     r = run(torchrun_cmd(2, "train", "--arch", "vgg5", "--width", "0.25", "--T", "2", "--epochs", "1",
-                         "--batch-size", "63", "--out", str(tmp_path / "m.pt"), "--quiet"), cwd=tmp_path, timeout=300)
+                         "--batch-size", "63", "--device", "cpu", "--out", str(tmp_path / "m.pt"), "--quiet"),
+            cwd=tmp_path, timeout=300)
     assert r.returncode != 0
     assert "--batch-size 63 (the global batch) must be a multiple of the 2 ranks" in r.stderr
     assert not (tmp_path / "m.pt").exists()
