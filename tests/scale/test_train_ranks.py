@@ -35,8 +35,11 @@ def _kill_after_first_epoch(cmd: list[str], out: Path) -> None:
     """Start ``cmd`` in its own session and SIGKILL every process below it (torchrun's workers
     live in sessions of their own) as soon as rank 0 has written ``<out>.ckpt``."""
     ckpt = out.with_name(out.name + ".ckpt")
-    proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # its stderr goes beside the run's folder (which must end with m.pt alone), for the message below
+    log = out.parent.parent / f"{out.parent.name}-killed.stderr"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None and not ckpt.is_file():
@@ -48,7 +51,9 @@ def _kill_after_first_epoch(cmd: list[str], out: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    assert ckpt.is_file() and not out.exists(), "the kill must come after the first epoch and before the end"
+    assert ckpt.is_file() and not out.exists(), (
+        f"the kill must come after the first epoch and before the end (exit {proc.returncode}); "
+        f"its stderr ends: {log.read_text(errors='replace')[-1500:]}")
 
 
 @pytest.fixture(scope="module")
