@@ -1,3 +1,3 @@
-from snnsec.cli.main import main
+from snnsec.cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -178,7 +178,8 @@ class LavaCheck:
         with atomic_write(self.steps_path, "wb") as fh:
             np.save(fh, steps, allow_pickle=False)
         env = dict(os.environ, OMP_NUM_THREADS="1", SNNSEC_PROGRESS="0")  # Lava's workers are single threaded
-        code = "import sys; from snnsec.demo import lava_check_main; sys.exit(lava_check_main(sys.argv[1:]))"
+        code = ("import sys; from snnsec.demo import lava_check_main; from snnsec.utils.process import run_process; "
+                "sys.exit(run_process(lava_check_main, sys.argv[1:]))")
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, str(model_path), str(self.steps_path), str(self.result_path),

@@ -162,3 +162,13 @@ def _ordered(items: list[pytest.Item]) -> list[pytest.Item]:
             order[:0] = [other]
         order.insert(0, demo[0])
     return [item for name in order for item in groups[name]]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """This process (pytest, or an xdist worker) exits next: as snnsec's own processes do
+    (:mod:`snnsec.utils.process`), skip the exit's collection of everything torch, Lava and the
+    tests left alive."""
+    import gc
+
+    gc.freeze()

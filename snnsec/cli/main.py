@@ -61,5 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args.func, args)
 
 
+def entry() -> int:
+    """The ``snnsec`` script and ``python -m snnsec`` (so every torchrun rank): :func:`main`, then
+    an exit that skips collecting torch's import-time objects (:mod:`snnsec.utils.process`)."""
+    from snnsec.utils.process import run_process
+
+    return run_process(main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry())
