@@ -249,12 +249,12 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
             s = K / theta
         else:
             s = s_max
-        ints = [2 * np.clip(np.rint(w * s / 2.0), *WEIGHT_MANT).astype(np.int64) for w in units]
+        ints, clipped = _weight_grid(units, s)
         bias = np.clip(np.rint(pop.bias * s), -BIAS_MANT_MAX, BIAS_MANT_MAX).astype(np.int64)
         syns = [Synapse(p.source, p.kind, w, p.stride, p.padding, p.groups, p.flatten) for p, w in zip(pop.synapses, ints)]
         acc = 0
-        for syn, w, info in zip(syns, ints, infos):
-            hi, lo = channel_bounds(syn, w.astype(np.float64), info[1], info[2], info[3])
+        for syn, w, info in zip(syns, ints, infos):  # int weights: each block is cast, exactly, as it is used
+            hi, lo = channel_bounds(syn, w, info[1], info[2], info[3])
             acc = max(acc, int(np.max(hi)), int(-np.min(lo)))
         ok = acc <= A_LIMIT if spiking else graph.T * (acc + int(np.abs(bias).max(initial=0))) < VTH_MANT_MAX
         if ok:
@@ -263,9 +263,10 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
             K -= 1  # rounding pushed the bound over the limit: one unit coarser
         else:
             s_max *= 0.99
-    clipped = sum(int(np.sum(np.abs(w * s / 2.0) > 128.0)) for w in units)
-    w_err = np.concatenate([(wi / s - w).ravel() * info[0] for wi, w, info in zip(ints, units, infos)])
-    w_ref = np.concatenate([w.ravel() * info[0] for w, info in zip(units, infos)])
+    w_err = _concatenated(units, lambda i, out: np.subtract(np.divide(ints[i], s, out=out), units[i], out=out),
+                          [info[0] for info in infos])
+    err_max = float(np.abs(w_err).max()) if w_err.size else 0.0
+    w_ref = _concatenated(units, lambda i, out: np.copyto(out, units[i]), [info[0] for info in infos])
     if spiking:
         neuron = pop.neuron
         assert neuron is not None
@@ -280,20 +281,61 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
                          spiking, False, pop.depth, float(s))
     rep = LayerReport(
         pop.name, float(s), limited_by, vth, v_decay,
-        # np.sum, not np.linalg.norm: BLAS splits the sum by its thread count, so the report's
-        # bytes would depend on OMP_NUM_THREADS (torchrun ranks run one thread each)
-        float(math.sqrt(float(np.sum(w_err * w_err))) / max(math.sqrt(float(np.sum(w_ref * w_ref))), 1e-300)),
-        float(np.abs(w_err).max()) if w_err.size else 0.0,
+        float(math.sqrt(_sum_of_squares(w_err)) / max(math.sqrt(_sum_of_squares(w_ref)), 1e-300)),
+        err_max,
         float(np.abs(bias / s - pop.bias).max()) if pop.bias.size else 0.0,
         clipped, int(acc),
     )
     return fp, rep
 
 
+def _weight_grid(units: list[np.ndarray], s: float) -> tuple[list[np.ndarray], int]:
+    """Each float weight array on Loihi's even 8-bit grid at scale ``s``:
+    ``2 * clip(rint(w * s / 2), -128, 128)`` as int64, and how many weights the clip cut.
+
+    In place, on one float and one int array per weight: a paper-size layer (a 4096x8192
+    classifier is 268 MB in float64) would otherwise make six fresh copies, each of them paged in
+    anew (above glibc's 32 MiB mmap threshold every temporary is new memory)."""
+    ints, clipped = [], 0
+    for w in units:
+        q = np.multiply(w, s)
+        q /= 2.0
+        clipped += int(np.count_nonzero(q > 128.0)) + int(np.count_nonzero(q < -128.0))
+        np.rint(q, out=q)
+        np.clip(q, *WEIGHT_MANT, out=q)
+        wi = q.astype(np.int64)
+        del q
+        wi *= 2
+        ints.append(wi)
+    return ints, clipped
+
+
+def _concatenated(units: list[np.ndarray], fill, factors: list[float]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """One flat float64 array: ``fill(i, view)`` writes entry ``i``'s values into its own slice
+    (shaped like ``units[i]``), which is then multiplied by ``factors[i]``; what
+    ``np.concatenate([(...).ravel() * f ...])`` gives, without a temporary per step."""
+    out = np.empty(sum(w.size for w in units), dtype=np.float64)
+    at = 0
+    for i, (w, f) in enumerate(zip(units, factors)):
+        view = out[at:at + w.size].reshape(w.shape)
+        fill(i, view)
+        view *= f
+        at += w.size
+    return out
+
+
+def _sum_of_squares(v: np.ndarray) -> float:
+    """``np.sum(v * v)``, bit for bit (the same pairwise sum over the same array), squaring ``v``
+    in place. np.sum, not np.linalg.norm: BLAS splits the sum by its thread count, so the
+    report's bytes would depend on OMP_NUM_THREADS (torchrun ranks run one thread each)."""
+    np.multiply(v, v, out=v)
+    return float(np.sum(v))
+
+
 def _exact_grid_scale(units: list[np.ndarray], bias: np.ndarray, s_max: float, theta: float | None) -> float | None:
     """The largest scale <= ``s_max`` at which every weight is an even integer and every bias an
     integer (with an integer threshold), if the weights were already on such a grid."""
-    peak = max(float(np.abs(w).max()) for w in units)
+    peak = max(max(float(w.max()), -float(w.min())) for w in units)  # max |w| without a copy of |w|
     if peak == 0.0:
         return None
     sample = np.concatenate([w.ravel()[:4096] for w in units])
