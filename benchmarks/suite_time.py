@@ -26,6 +26,9 @@ old suite's wall time. ``--order new-first`` swaps the order (the second run fin
 caches). Both suites train their own models from scratch; nothing is cached between them except
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 
+Each suite's whole output is kept in a log file (``--log-dir``; by default a new folder under the
+temporary directory, named on stderr), so a failure in a timed run can be read afterwards.
+
 Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--only-new]``.
 It takes as long as both suites (about 4 + 6 minutes on 2 idle cores).
 """
@@ -48,11 +51,13 @@ REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|deselected)")
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Run one suite; its whole output goes to ``log`` (kept: a failure's details are there)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the suite, once reaped
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tail = (proc.stdout.strip().splitlines() or [""])[-1]
@@ -61,7 +66,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
         counts[{"errors": "error"}.get(kind, kind)] = int(num)
     failures = [line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     return {"command": " ".join(cmd), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "exit": proc.returncode, "summary": tail, **counts,
-            "failures": failures}
+            "failures": failures, "log": str(log)}
 
 
 def _old_modules(rev: str) -> list[str]:
@@ -81,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-new", action="store_true", help="skip the old suite")
     p.add_argument("--old-bytecode", choices=("compiled", "none"), default="compiled",
                    help="compiled: compileall the old checkout before its run, untimed, as make test does for the new one")
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="where each suite's whole output is written (default: a new folder under the temp dir, kept)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
+    logs = args.log_dir or Path(tempfile.mkdtemp(prefix="snnsec-suite-time-"))
+    logs.mkdir(parents=True, exist_ok=True)
 
     py = sys.executable
     env = dict(os.environ, SNNSEC_PROGRESS="0")
@@ -109,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             for k, (name, cmd, cwd, e) in enumerate(plan):
                 e = dict(e, SNNSEC_CACHE_DIR=str(Path(tmp) / f"cache-{k}"))  # no model cached from before
                 print(f"running the {name} suite ...", file=sys.stderr, flush=True)
-                rows[name] = _run(cmd, cwd, e)
-                print(f"  {rows[name]['summary']} ({rows[name]['wall_s']} s wall)", file=sys.stderr, flush=True)
+                log = logs / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".log")
+                rows[name] = _run(cmd, cwd, e, log)
+                print(f"  {rows[name]['summary']} ({rows[name]['wall_s']} s wall; output in {log})", file=sys.stderr,
+                      flush=True)
         finally:
             if not args.only_new:
                 subprocess.run(["git", "worktree", "remove", "--force", str(old_dir)], cwd=REPO, capture_output=True)
@@ -132,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
         for line in r["failures"]:
             print(f"    {line}")
+        if r["failures"]:
+            print(f"    (details: {r['log']})")
     return 0
 
 
