@@ -43,7 +43,7 @@ import numpy as np
 from snnsec.errors import InputError
 from snnsec.export.graph import INPUT, Population, SpikingGraph, Synapse
 from snnsec.neurons import NeuronModel
-from snnsec.utils.intervals import interval_sums
+from snnsec.utils.intervals import BLOCK, interval_sums
 
 SHIFT = 6                      # Loihi MSB-aligns a, vth and bias by 6 bits inside 24-bit u and v
 DECAY_UNITY = 4096             # 12-bit decays
@@ -263,10 +263,14 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
             K -= 1  # rounding pushed the bound over the limit: one unit coarser
         else:
             s_max *= 0.99
-    w_err = _concatenated(units, lambda i, out: np.subtract(np.divide(ints[i], s, out=out), units[i], out=out),
-                          [info[0] for info in infos])
-    err_max = float(np.abs(w_err).max()) if w_err.size else 0.0
-    w_ref = _concatenated(units, lambda i, out: np.copyto(out, units[i]), [info[0] for info in infos])
+    # the weight error and the weights, one after the other in one buffer (a paper-size layer's is
+    # hundreds of MB): max |error| (+ 0.0: never -0.0, as np.abs(...).max()) and both sums of squares
+    factors = [info[0] for info in infos]
+    buf = _concatenated(units, lambda i, out: np.subtract(np.divide(ints[i], s, out=out), units[i], out=out), factors)
+    err_max = max(float(buf.max()), -float(buf.min())) + 0.0 if buf.size else 0.0
+    err_ss = _sum_of_squares(buf)
+    ref_ss = _sum_of_squares(_concatenated(units, lambda i, out: np.copyto(out, units[i]), factors, out=buf))
+    del buf
     if spiking:
         neuron = pop.neuron
         assert neuron is not None
@@ -281,7 +285,7 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
                          spiking, False, pop.depth, float(s))
     rep = LayerReport(
         pop.name, float(s), limited_by, vth, v_decay,
-        float(math.sqrt(_sum_of_squares(w_err)) / max(math.sqrt(_sum_of_squares(w_ref)), 1e-300)),
+        float(math.sqrt(err_ss) / max(math.sqrt(ref_ss), 1e-300)),
         err_max,
         float(np.abs(bias / s - pop.bias).max()) if pop.bias.size else 0.0,
         clipped, int(acc),
@@ -293,28 +297,33 @@ def _weight_grid(units: list[np.ndarray], s: float) -> tuple[list[np.ndarray], i
     """Each float weight array on Loihi's even 8-bit grid at scale ``s``:
     ``2 * clip(rint(w * s / 2), -128, 128)`` as int64, and how many weights the clip cut.
 
-    In place, on one float and one int array per weight: a paper-size layer (a 4096x8192
-    classifier is 268 MB in float64) would otherwise make six fresh copies, each of them paged in
-    anew (above glibc's 32 MiB mmap threshold every temporary is new memory)."""
+    Block by block through one small scratch array, straight into the int64 result: a paper-size
+    layer (a 4096x8192 classifier is 268 MB in float64) would otherwise make six fresh copies, each
+    of them paged in anew (above glibc's 32 MiB mmap threshold every temporary is new memory)."""
     ints, clipped = [], 0
     for w in units:
-        q = np.multiply(w, s)
-        q /= 2.0
-        clipped += int(np.count_nonzero(q > 128.0)) + int(np.count_nonzero(q < -128.0))
-        np.rint(q, out=q)
-        np.clip(q, *WEIGHT_MANT, out=q)
-        wi = q.astype(np.int64)
-        del q
-        wi *= 2
-        ints.append(wi)
+        flat = w.reshape(-1)
+        wi = np.empty(flat.size, dtype=np.int64)
+        scratch = np.empty(min(BLOCK, flat.size), dtype=np.float64)
+        for a in range(0, flat.size, BLOCK):
+            q = scratch[:min(BLOCK, flat.size - a)]
+            np.multiply(flat[a:a + len(q)], s, out=q)
+            q /= 2.0
+            clipped += int(np.count_nonzero(q > 128.0)) + int(np.count_nonzero(q < -128.0))
+            np.rint(q, out=q)
+            np.clip(q, *WEIGHT_MANT, out=q)
+            np.multiply(q, 2.0, out=wi[a:a + len(q)], casting="unsafe")  # an even integer, exactly
+        ints.append(wi.reshape(w.shape))
     return ints, clipped
 
 
-def _concatenated(units: list[np.ndarray], fill, factors: list[float]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """One flat float64 array: ``fill(i, view)`` writes entry ``i``'s values into its own slice
-    (shaped like ``units[i]``), which is then multiplied by ``factors[i]``; what
+def _concatenated(units: list[np.ndarray], fill, factors: list[float],  # type: ignore[no-untyped-def]
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """One flat float64 array (``out``, or a new one): ``fill(i, view)`` writes entry ``i``'s values
+    into its own slice (shaped like ``units[i]``), which is then multiplied by ``factors[i]``; what
     ``np.concatenate([(...).ravel() * f ...])`` gives, without a temporary per step."""
-    out = np.empty(sum(w.size for w in units), dtype=np.float64)
+    if out is None:
+        out = np.empty(sum(w.size for w in units), dtype=np.float64)
     at = 0
     for i, (w, f) in enumerate(zip(units, factors)):
         view = out[at:at + w.size].reshape(w.shape)
