@@ -295,7 +295,7 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
 
 def _weight_grid(units: list[np.ndarray], s: float) -> tuple[list[np.ndarray], int]:
     """Each float weight array on Loihi's even 8-bit grid at scale ``s``:
-    ``2 * clip(rint(w * s / 2), -128, 128)`` as int64, and how many weights the clip cut.
+    ``2 * clip(rint(w * s / 2), *WEIGHT_MANT)`` as int64, and how many weights the clip cut.
 
     Block by block through one small scratch array, straight into the int64 result: a paper-size
     layer (a 4096x8192 classifier is 268 MB in float64) would otherwise make six fresh copies, each

@@ -96,3 +96,29 @@ def test_interval_sums_in_blocks_equal_the_whole_array_formula_bit_for_bit(monke
     assert top.tobytes() == want_top.tobytes() and bottom.tobytes() == want_bottom.tobytes()
     x = np.where(w >= 0, hi, lo) if per_row else np.where(w >= 0, np.broadcast_to(hi, w.shape), lo)
     np.testing.assert_allclose(top, (w * x).sum(axis=axes))  # attained: it is the maximum
+
+
+def test_weight_grid_and_error_norms_in_blocks_equal_the_whole_array_formulas_bit_for_bit(monkeypatch) -> None:
+    """quantize puts weights on the grid block by block and sums the errors in one shared buffer
+    (paper-size layers); blocks and buffers must not move one bit of the integers or the report."""
+    from snnsec.export import quantize as q
+
+    rng = np.random.default_rng(1)
+    units = [rng.normal(scale=40.0, size=(37, 5, 3, 3)), rng.normal(scale=40.0, size=(23, 301))]
+    factors, s = [0.5, 1.0], 3.7
+    want = [2 * np.clip(np.rint(w * s / 2.0), *q.WEIGHT_MANT).astype(np.int64) for w in units]
+    want_clipped = sum(int(np.sum(np.abs(w * s / 2.0) > 128.0)) for w in units)
+    assert want_clipped > 0  # the clip is exercised
+    monkeypatch.setattr(q, "BLOCK", 64)  # many blocks, a ragged last one
+    ints, clipped = q._weight_grid(units, s)
+    assert clipped == want_clipped
+    assert all(a.dtype == np.int64 and a.shape == b.shape and a.tobytes() == b.tobytes() for a, b in zip(ints, want))
+
+    w_err = np.concatenate([(wi / s - w).ravel() * f for wi, w, f in zip(want, units, factors)])
+    w_ref = np.concatenate([w.ravel() * f for w, f in zip(units, factors)])
+    buf = q._concatenated(units, lambda i, out: np.subtract(np.divide(ints[i], s, out=out), units[i], out=out),
+                          factors)
+    assert buf.tobytes() == w_err.tobytes()
+    assert q._sum_of_squares(buf) == float(np.sum(w_err * w_err))
+    again = q._concatenated(units, lambda i, out: np.copyto(out, units[i]), factors, out=buf)
+    assert again is buf and q._sum_of_squares(buf) == float(np.sum(w_ref * w_ref))
