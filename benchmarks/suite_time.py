@@ -29,21 +29,30 @@ the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 Each suite's whole output is kept in a log file (``--log-dir``; by default a new folder under the
 temporary directory, named on stderr), so a failure in a timed run can be read afterwards.
 
-Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--only-new]``.
+A loaded machine (``--busy N``): issue 8 also named the suite's time on a busy machine. With
+``--busy N``, N pure-Python spin loops (one core each, at the suites' own priority) run during
+every timed suite, started just before it and stopped just after, so both suites share the cores
+with the same load. They are stopped on errors, Ctrl-C and SIGTERM too. The CPU column counts the
+suite's own processes only.
+
+Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--only-new] [--busy N]``.
 It takes as long as both suites (about 4 + 6 minutes on 2 idle cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +64,44 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str,
     """Run one suite; its whole output goes to ``log`` (kept: a failure's details are there)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    # its own session, so that a stop (Ctrl-C, SIGTERM) takes the whole suite: make, pytest, its workers
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
     wall = time.perf_counter() - start
-    log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    log.write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr ---\n{stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the suite, once reaped
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    tail = (proc.stdout.strip().splitlines() or [""])[-1]
+    tail = (stdout.strip().splitlines() or [""])[-1]
     counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
     for num, kind in SUMMARY.findall(tail):
         counts[{"errors": "error"}.get(kind, kind)] = int(num)
-    failures = [line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    failures = [line.split(" - ")[0] for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     return {"command": " ".join(cmd), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "exit": proc.returncode, "summary": tail, **counts,
             "failures": failures, "log": str(log)}
+
+
+@contextlib.contextmanager
+def _busy(n: int) -> Iterator[None]:
+    """``n`` spin loops, one process each, for the duration of the block; always stopped after it."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+                for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in spinners:
+            proc.kill()
+        for proc in spinners:
+            proc.wait()
+
+
+def _sigterm_as_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: spinners and the worktree go
 
 
 def _old_modules(rev: str) -> list[str]:
@@ -88,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="compiled: compileall the old checkout before its run, untimed, as make test does for the new one")
     p.add_argument("--log-dir", type=Path, default=None,
                    help="where each suite's whole output is written (default: a new folder under the temp dir, kept)")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="N single-core spin loops run during every timed suite (a loaded machine); default 0")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
+    if not 0 <= args.busy <= (os.cpu_count() or 1):
+        p.error(f"--busy must be between 0 and the {os.cpu_count()} cores, got {args.busy}")
+    signal.signal(signal.SIGTERM, _sigterm_as_exit)
     logs = args.log_dir or Path(tempfile.mkdtemp(prefix="snnsec-suite-time-"))
     logs.mkdir(parents=True, exist_ok=True)
 
@@ -119,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 e = dict(e, SNNSEC_CACHE_DIR=str(Path(tmp) / f"cache-{k}"))  # no model cached from before
                 print(f"running the {name} suite ...", file=sys.stderr, flush=True)
                 log = logs / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".log")
-                rows[name] = _run(cmd, cwd, e, log)
+                with _busy(args.busy):
+                    rows[name] = _run(cmd, cwd, e, log)
                 print(f"  {rows[name]['summary']} ({rows[name]['wall_s']} s wall; output in {log})", file=sys.stderr,
                       flush=True)
         finally:
@@ -130,13 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         tests = r["passed"] + r["failed"]
         r["s_per_test"] = round(r["wall_s"] / tests, 3) if tests else None
         r["vs_old"] = round(r["wall_s"] / base, 3) if base else None
-    result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+    result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}, "busy": args.busy,
               "old_bytecode": None if args.only_new else args.old_bytecode, "rows": rows}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"test suites on {os.cpu_count()} cores, one after the other"
-          + ("" if args.only_new else f"; old checkout's bytecode: {args.old_bytecode}"))
+          + ("" if args.only_new else f"; old checkout's bytecode: {args.old_bytecode}")
+          + (f"; {args.busy} spin loop(s) running during each" if args.busy else ""))
     print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
         print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
