@@ -63,9 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> int:
     """The ``snnsec`` script and ``python -m snnsec`` (so every torchrun rank): :func:`main`, then
-    an exit that skips collecting torch's import-time objects (:mod:`snnsec.utils.process`)."""
-    from snnsec.utils.process import run_process
+    an exit that skips collecting torch's import-time objects; a torchrun rank also stops when its
+    launcher dies (:mod:`snnsec.utils.process`)."""
+    from snnsec.utils.process import run_process, stop_with_launcher
 
+    stop_with_launcher()
     return run_process(main)
 
 

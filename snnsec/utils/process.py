@@ -13,11 +13,16 @@ measures a command with and without it, side by side.
 
 Library code never freezes: a caller of :func:`snnsec.cli.main.main` (a notebook, pytest) keeps
 its collector as it was.
+
+A torchrun worker also stops when its launcher dies (:func:`stop_with_launcher`).
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,3 +36,33 @@ def run_process(main: Callable[..., T], *args: object) -> T:
         return main(*args)
     finally:
         gc.freeze()
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal this process gets when the thread that started it ends."""
+
+
+def stop_with_launcher() -> bool:
+    """In a torchrun worker on Linux, ask the kernel for SIGTERM when the launcher dies.
+
+    torchrun starts each rank in a session of its own and passes SIGINT and SIGTERM on, but a
+    launcher killed outright (SIGKILL, the OOM killer) passes nothing: its ranks ran on without
+    it, to the end of the job (docs/scale.md, "Stopping a run").
+    With ``PR_SET_PDEATHSIG`` the kernel sends the rank SIGTERM when the launcher goes, so it
+    stops as it does on torchrun's own SIGTERM: finished batches stay for a resume, Lava workers
+    are ended, exit 143. torchrun starts its workers from its main thread, so the signal comes
+    when the launcher process ends, not before. A launcher that died in the moment between this
+    rank's start and this call is not noticed.
+
+    Returns whether the request was made: only under torchrun (``TORCHELASTIC_RUN_ID`` in the
+    environment) and on Linux; a plain ``snnsec`` command keeps running when its shell goes.
+    """
+    if "TORCHELASTIC_RUN_ID" not in os.environ or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import subprocess
 import sys
 import tomllib
@@ -53,3 +54,18 @@ def test_a_library_call_to_main_freezes_nothing(capsys: pytest.CaptureFixture[st
 def test_the_snnsec_script_runs_the_entry_point() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["snnsec"] == "snnsec.cli.main:entry"
+
+
+@pytest.mark.parametrize("under_torchrun", [True, False])
+def test_only_a_torchrun_worker_asks_for_a_signal_when_its_launcher_dies(under_torchrun: bool) -> None:
+    """PR_SET_PDEATHSIG under torchrun (the killed-launcher run itself is in
+    tests/scale/test_shard_evaluate.py); a plain command keeps running when its shell goes."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("prctl is Linux's")
+    probe = ("import ctypes, sys; from snnsec.utils.process import stop_with_launcher; asked = stop_with_launcher(); "
+             "v = ctypes.c_int(-1); ctypes.CDLL(None).prctl(2, ctypes.byref(v), 0, 0, 0); print(asked, v.value)")
+    env = {k: v for k, v in os.environ.items() if k != "TORCHELASTIC_RUN_ID"}
+    if under_torchrun:
+        env["TORCHELASTIC_RUN_ID"] = "test"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == (["True", str(int(signal.SIGTERM))] if under_torchrun else ["False", "0"])

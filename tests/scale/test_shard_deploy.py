@@ -47,10 +47,12 @@ def only_line(stdout: str) -> str:
 
 
 def kill_midway(cmd: list[str], out: Path, n_batches: int, signum: int = signal.SIGKILL,
-                at_least: int = 3) -> int:
+                at_least: int = 3, launcher_only: bool = False) -> int:
     """Start ``cmd`` in its own session; once ``at_least`` batches are in ``<out>.partial/``, stop
     it: SIGKILL every process below it (torchrun's workers live in sessions of their own), or send
-    ``signum`` to the torchrun agent (or snnsec) alone, which passes it on. Returns the finished batches."""
+    ``signum`` to the torchrun agent (or snnsec) alone, which passes it on. ``launcher_only`` with
+    SIGKILL kills the torchrun agent alone, which can pass nothing on: its ranks must notice and stop
+    by themselves (snnsec.utils.process.stop_with_launcher). Returns the finished batches."""
     partial = out.with_name(out.name + ".partial")
     # 1 thread (torchrun gives its ranks 1 anyway): a second one would only spin until the kill
     proc = subprocess.Popen(cmd, cwd=out.parent, env=env(threads=1), stdout=subprocess.DEVNULL,
@@ -63,7 +65,15 @@ def kill_midway(cmd: list[str], out: Path, n_batches: int, signum: int = signal.
                 break
             time.sleep(0.02)
         family = _descendants(proc.pid)
-        if signum == signal.SIGKILL:
+        if signum == signal.SIGKILL and launcher_only:
+            proc.kill()
+            proc.wait(timeout=60)
+            deadline = time.monotonic() + 60  # the ranks unwind as on SIGTERM: seconds on a busy machine
+            while time.monotonic() < deadline and any(_alive(pid) for pid in family):
+                time.sleep(0.05)
+            alive = [pid for pid in family if _alive(pid)]
+            assert not alive, f"ranks outlived their killed launcher by 60 s: {alive}"
+        elif signum == signal.SIGKILL:
             for pid in family:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -81,11 +91,16 @@ def kill_midway(cmd: list[str], out: Path, n_batches: int, signum: int = signal.
             proc.wait(timeout=60)
     if signum != signal.SIGKILL:
         assert proc.returncode != 0, "a stopped run must not report success"
-        alive = [pid for pid in family if Path(f"/proc/{pid}").exists() and "(Z)" not in _state(pid)]
+        alive = [pid for pid in family if _alive(pid)]
         assert not alive, f"workers outlived the stop signal: {alive}"
     done = len(list(partial.glob("batch-*.pt")))
     assert not out.exists() and 0 < done < n_batches, f"the stop came too late to test resuming ({done} batches)"
     return done
+
+
+def _alive(pid: int) -> bool:
+    """A process that still runs (an exited one that its parent has not reaped yet does not)."""
+    return Path(f"/proc/{pid}").exists() and "(Z)" not in _state(pid)
 
 
 def _state(pid: int) -> str:

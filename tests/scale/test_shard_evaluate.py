@@ -101,10 +101,12 @@ def test_adversarial_file_under_two_ranks_equals_one_process(poisson_tiny: Path,
 @pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
 def test_killed_evaluate_resumes_under_other_rank_count(trained_tiny: Path, reference: tuple[str, bytes],
                                                         tmp_path: Path, first: int, second: int) -> None:
+    """2 -> 1: SIGKILL to the torchrun agent alone; its ranks stop by themselves (they would
+    otherwise finish the job, or wait on the dead agent's store). 1 -> 2: SIGKILL to snnsec."""
     out = tmp_path / "adv.pt"
     args = attack_args(trained_tiny, out)
     launch = (lambda n: torchrun_cmd(n, *args) if n > 1 else snnsec_cmd(*args))
-    done = kill_midway(launch(first), out, N // BATCH)
+    done = kill_midway(launch(first), out, N // BATCH, launcher_only=first > 1)
     assert done >= 3
     # the one process that resumes needs no interpreter of its own
     r = run(launch(second), cwd=tmp_path) if second > 1 else in_process(args)
