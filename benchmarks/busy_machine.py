@@ -23,58 +23,19 @@ Run: ``python benchmarks/busy_machine.py [--json] [--rounds 3] [--n 400] [--busy
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _children import busy, sigterm_as_exit, timed
+
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
-
-
-@contextlib.contextmanager
-def busy(n: int) -> Iterator[None]:
-    """``n`` spin loops, one process each, for the duration of the block; always stopped after it."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
-                for _ in range(n)]
-    try:
-        yield
-    finally:
-        for proc in spinners:
-            proc.kill()
-        for proc in spinners:
-            proc.wait()
-
-
-def _sigterm_as_exit(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through busy()'s finally: the spinners stop
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and user + system CPU seconds of one child process (its own rusage)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    except BaseException:  # Ctrl-C, SIGTERM: the command goes too
-        proc.kill()
-        proc.wait()
-        raise
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if code != 0:
-        raise RuntimeError(f"{' '.join(cmd[-10:])} failed with exit {code}: {err[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def make_model(folder: Path) -> Path:
@@ -101,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--rounds and --n must be at least 1, got {args.rounds} and {args.n}")
     if not 1 <= args.busy <= cores:
         p.error(f"--busy must be between 1 and the {cores} cores, got {args.busy}")
-    signal.signal(signal.SIGTERM, _sigterm_as_exit)
+    sigterm_as_exit()
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")}
     base.update(SNNSEC_PROGRESS="0",
                 PYTHONPATH=os.pathsep.join(x for x in (str(ROOT), os.environ.get("PYTHONPATH", "")) if x))
@@ -112,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         model, out = make_model(folder), folder / "adv.pt"
         cmd = [sys.executable, "-m", "snnsec", "craft", "--model", str(model), "--attack", "rga-pgd", "--n", str(args.n),
                "--device", "cpu", "--out", str(out), "--force", "--quiet"]
-        timed(cmd, base)  # warm the page cache and MNIST-5k's decoded table
+        timed(cmd, base, ROOT)  # warm the page cache and MNIST-5k's decoded table
         digests = set()
         for load in (0, args.busy):
             runs: dict[str, list[tuple[float, float]]] = {w: [] for w in WAYS}
             with busy(load):
                 for r in range(args.rounds):
                     for way in (list(WAYS) if r % 2 == 0 else list(WAYS)[::-1]):
-                        runs[way].append(timed(cmd, {**base, **WAYS[way]}))
+                        runs[way].append(timed(cmd, {**base, **WAYS[way]}, ROOT))
                         digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
             row: dict[str, Any] = {"busy": load}
             for way, got in runs.items():

@@ -23,11 +23,12 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from _children import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = {
@@ -46,17 +47,6 @@ def commands(model: Path, folder: Path) -> dict[str, tuple[list[str], Path | Non
                     "--out", str(report), "--force", "--quiet"], report),
         "version": (["--version"], None),
     }
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    """User + system CPU seconds of one child process (``wait4``: its own rusage, nothing else's)."""
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[-12:])} failed with exit {proc.returncode}: {err[-500:]}")
-    return usage.ru_utime + usage.ru_stime
 
 
 def digest(name: str, path: Path) -> str:
@@ -104,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, (args_, out) in commands(model, folder).items():
             cpu: dict[str, list[float]] = {w: [] for w in WAYS}
             digests = set()
-            timed(WAYS["main"] + args_, env)  # warm the page cache and MNIST-5k's decoded table
+            timed(WAYS["main"] + args_, env, ROOT)  # warm the page cache and MNIST-5k's decoded table
             for r in range(args.rounds):
                 for way in (list(WAYS) if r % 2 == 0 else list(WAYS)[::-1]):
-                    cpu[way].append(timed(WAYS[way] + args_, env))
+                    cpu[way].append(timed(WAYS[way] + args_, env, ROOT)[1])
                     if out is not None:
                         digests.add(digest(name, out))
             med = {w: statistics.median(v) for w, v in cpu.items()}

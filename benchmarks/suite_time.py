@@ -52,9 +52,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _children import busy, sigterm_as_exit
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|deselected)")
@@ -86,24 +87,6 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str,
             "failures": failures, "log": str(log)}
 
 
-@contextlib.contextmanager
-def _busy(n: int) -> Iterator[None]:
-    """``n`` spin loops, one process each, for the duration of the block; always stopped after it."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
-                for _ in range(n)]
-    try:
-        yield
-    finally:
-        for proc in spinners:
-            proc.kill()
-        for proc in spinners:
-            proc.wait()
-
-
-def _sigterm_as_exit(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks: spinners and the worktree go
-
-
 def _old_modules(rev: str) -> list[str]:
     """The test modules ``rev`` had that this checkout still has, as paths."""
     listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "tests"], cwd=REPO, check=True,
@@ -129,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 <= args.busy <= (os.cpu_count() or 1):
         p.error(f"--busy must be between 0 and the {os.cpu_count()} cores, got {args.busy}")
-    signal.signal(signal.SIGTERM, _sigterm_as_exit)
+    sigterm_as_exit()
     logs = args.log_dir or Path(tempfile.mkdtemp(prefix="snnsec-suite-time-"))
     logs.mkdir(parents=True, exist_ok=True)
 
@@ -159,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 e = dict(e, SNNSEC_CACHE_DIR=str(Path(tmp) / f"cache-{k}"))  # no model cached from before
                 print(f"running the {name} suite ...", file=sys.stderr, flush=True)
                 log = logs / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".log")
-                with _busy(args.busy):
+                with busy(args.busy):
                     rows[name] = _run(cmd, cwd, e, log)
                 print(f"  {rows[name]['summary']} ({rows[name]['wall_s']} s wall; output in {log})", file=sys.stderr,
                       flush=True)
