@@ -14,28 +14,69 @@ measures a command with and without it, side by side.
 Library code never freezes: a caller of :func:`snnsec.cli.main.main` (a notebook, pytest) keeps
 its collector as it was.
 
-A torchrun worker also stops when its launcher dies (:func:`stop_with_launcher`).
+A torchrun worker also stops when its launcher dies (:func:`stop_with_launcher`), and ends
+without the interpreter's shutdown (:func:`end_process`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
 
 def run_process(main: Callable[..., T], *args: object) -> T:
     """``main(*args)``, for a process that exits right after it: the objects alive at its return
-    are frozen out of the garbage collector's last collection (see the module's docstring)."""
+    are frozen out of the garbage collector's last collection (see the module's docstring).
+
+    A process that joined a torch.distributed group (a torchrun rank) and returned an exit code
+    ends here, through :func:`end_process`, without the interpreter's shutdown."""
     try:
-        return main(*args)
+        result = main(*args)
     finally:
         gc.freeze()
+    from snnsec.utils import distributed
+
+    if distributed.joined_group() and isinstance(result, int):
+        end_process(result)
+    return result
+
+
+def end_process(code: int) -> NoReturn:
+    """Run the ``atexit`` handlers, flush stdout and stderr, and end the process with ``code``,
+    skipping the rest of the interpreter's shutdown.
+
+    For a torchrun rank. The process group's worker threads live on after
+    ``destroy_process_group()`` (torch 2.13 keeps the group once DistributedDataParallel used
+    it) and may still be releasing a finished collective's tensors, which takes the GIL. A
+    thread that gets the GIL while the interpreter shuts down is ended by Python 3.11 inside
+    C++: the rank aborts ("terminate called without an active exception", SIGABRT) after its
+    work was done, and torchrun stops the other ranks (docs/scale.md, "A rank's last
+    collective"). Nothing of the rank's own is lost: its files are closed when written, the
+    ``atexit`` handlers (logging's flush, multiprocessing's children, ``weakref.finalize``) run
+    here, while the interpreter is whole, after the wait for threads that are not daemons (both
+    as the interpreter's own shutdown does them, in that order); only the teardown of modules and
+    of objects still alive is left to the operating system, as :func:`gc.freeze` already leaves
+    objects in cycles."""
+    import atexit
+    import threading
+
+    try:
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
 
 PR_SET_PDEATHSIG = 1
