@@ -15,11 +15,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def env(threads: int | None = None) -> dict[str, str]:
+def env(threads: int | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment for a child: ROOT importable, no progress bars, ``threads``
+    OpenMP threads if given, and without the variables named in ``drop``."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     e = {**os.environ, "SNNSEC_PROGRESS": "0", "PYTHONPATH": path}
     if threads is not None:
         e["OMP_NUM_THREADS"] = str(threads)
+    for name in drop:
+        e.pop(name, None)
     return e
 
 
@@ -35,8 +39,10 @@ def torchrun_cmd(nproc: int, *args: str) -> list[str]:
 
 
 def run(cmd: list[str], cwd: Path, timeout: float = 300, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run(cmd, cwd=cwd, env=env(kw.pop("threads", None)), capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    """``cmd`` to its end, output captured; ``threads=N`` and ``env_drop=(names)`` shape its
+    environment (:func:`env`), other keywords go to subprocess.run."""
+    e = env(kw.pop("threads", None), kw.pop("env_drop", ()))
+    return subprocess.run(cmd, cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 @contextlib.contextmanager

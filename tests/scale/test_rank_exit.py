@@ -13,16 +13,19 @@ Two guards, each tested here with real gloo ranks:
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
 
 import pytest
 
-from tests.scale.conftest import ROOT, run
+from tests.scale.conftest import ROOT, env, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.cost(6)]
 
 PROBE = """
 import json, os, sys
+from pathlib import Path
 import torch
 import torch.distributed as dist
 from snnsec.utils import distributed
@@ -43,19 +46,23 @@ with distributed.session(torch.device("cpu")):
     sums = distributed.all_sum([1.0, float(distributed.rank())])
     agree = distributed.all_agree(distributed.rank() == 0)
     main = distributed.from_main([7 + distributed.rank()])
-print(json.dumps({"rank": int(os.environ["RANK"]), "plain": plain, "reduce": reduce, "broadcast": broadcast,
-                  "sums": sums, "agree": agree, "main": main}))
+# a file per rank: the ranks share torchrun's stdout, and with PYTHONUNBUFFERED set a line and its
+# newline are two writes that the other rank's line can come between
+Path(sys.argv[1], f"rank-{os.environ['RANK']}.json").write_text(json.dumps({
+    "rank": int(os.environ["RANK"]), "plain": plain, "reduce": reduce, "broadcast": broadcast,
+    "sums": sums, "agree": agree, "main": main}))
 """
 
 
 def test_collectives_return_after_the_worker_released_the_tensor(tmp_path) -> None:
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+           str(tmp_path)]
     r = run(cmd, cwd=ROOT, timeout=300, threads=1)
     assert r.returncode == 0, r.stderr[-3000:]
-    rows = sorted((json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")), key=lambda d: d["rank"])
-    assert [row["rank"] for row in rows] == [0, 1], r.stdout
+    rows = [json.loads((tmp_path / f"rank-{rank}.json").read_text()) for rank in (0, 1)]
+    assert [row["rank"] for row in rows] == [0, 1], rows
     for row in rows:
         # torch's own call returned with the tensor still held some of the time (row["plain"] of
         # 400; 5 to 36 % on the 2-core machine): snnsec's never did
@@ -108,15 +115,31 @@ sys.exit(run_process(main))
 def test_a_rank_ends_after_its_atexit_handlers_without_the_interpreters_shutdown(tmp_path) -> None:
     script = tmp_path / "exit_probe.py"
     script.write_text(EXIT_PROBE)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--tee", "1",
-           str(script), str(tmp_path)]
-    r = run(cmd, cwd=ROOT, timeout=300, threads=1)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "0 2.0" in r.stdout and "1 2.0" in r.stdout, r.stdout  # flushed before the process ended
-    for rank in ("0", "1"):
+    # Two ranks started as srun or mpirun would (torchrun's environment variables, set here), not by
+    # torchrun: torchrun starts its ranks with `python -u`, whose stdout has no buffer, so the flush
+    # this test pins would go untested. PYTHONUNBUFFERED (set on some machines and CI images) is
+    # dropped for the same reason.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    e = env(threads=1, drop=("PYTHONUNBUFFERED",))
+    ranks = [subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**e, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
+                                   "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"})
+             for rank in (0, 1)]
+    try:
+        outs = [p.communicate(timeout=300) for p in ranks]
+    finally:
+        for p in ranks:
+            p.kill()
+    for rank, p, (out, err) in zip("01", ranks, outs):
+        assert p.returncode == 0, err[-3000:]
+        assert out == f"{rank} 2.0", out  # still in stdout's buffer at the end: flushed before the exit
         assert (tmp_path / f"atexit-{rank}").is_file()  # atexit handlers ran
         assert (tmp_path / f"teardown-{rank}").read_text() == ""  # the interpreter's shutdown did not
-    plain = run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, timeout=120, threads=1)
+    plain = run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, timeout=120, threads=1,
+                env_drop=("PYTHONUNBUFFERED",))
     assert plain.returncode == 0 and plain.stdout == "plain 0.0", plain
     # a process that joined no group shuts down as before
     assert (tmp_path / "atexit-plain").is_file() and (tmp_path / "teardown-plain").read_text() == "ran"
