@@ -213,7 +213,9 @@ def _quantize_population(graph: SpikingGraph, fixed: FixedGraph, pop: Population
         return FixedPopulation(pop.name, pop.shape, syns, np.zeros(pop.shape[0], np.int64), vth_mant=1,
                                v_decay=DECAY_UNITY - 1, relay=True, depth=pop.depth, scale=2.0), None
     infos = [_source_info(graph, fixed, s) for s in pop.synapses]
-    units = [s.weight / info[0] for s, info in zip(pop.synapses, infos)]  # float weight per message unit
+    # float weight per message unit; read only below, so a synapse from spikes (unit 1.0) keeps its own
+    # array: w / 1.0 is w, and a paper-size classifier's copy is 268 MB of fresh pages
+    units = [s.weight if info[0] == 1.0 else s.weight / info[0] for s, info in zip(pop.synapses, infos)]
     bounds = [channel_bounds(s, w, i[1], i[2], i[3]) for s, w, i in zip(pop.synapses, units, infos)]
     pos_f = sum(b[0] for b in bounds)
     neg_f = sum(b[1] for b in bounds)
