@@ -123,18 +123,21 @@ def test_a_rank_ends_after_its_atexit_handlers_without_the_interpreters_shutdown
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     e = env(threads=1, drop=("PYTHONUNBUFFERED",))
-    ranks = [subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env={**e, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
-                                   "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"})
-             for rank in (0, 1)]
+    ranks = []
     try:
-        outs = [p.communicate(timeout=300) for p in ranks]
+        for rank in (0, 1):  # output to files: a rank blocked on a full pipe would stall the other one
+            with open(tmp_path / f"out-{rank}", "w") as out, open(tmp_path / f"err-{rank}", "w") as err:
+                ranks.append(subprocess.Popen(
+                    [sys.executable, str(script), str(tmp_path)], cwd=ROOT, stdout=out, stderr=err,
+                    env={**e, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
+                         "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"}))
+        codes = [p.wait(timeout=300) for p in ranks]
     finally:
         for p in ranks:
             p.kill()
-    for rank, p, (out, err) in zip("01", ranks, outs):
-        assert p.returncode == 0, err[-3000:]
+    for rank, code in zip("01", codes):
+        assert code == 0, (tmp_path / f"err-{rank}").read_text()[-3000:]
+        out = (tmp_path / f"out-{rank}").read_text()
         assert out == f"{rank} 2.0", out  # still in stdout's buffer at the end: flushed before the exit
         assert (tmp_path / f"atexit-{rank}").is_file()  # atexit handlers ran
         assert (tmp_path / f"teardown-{rank}").read_text() == ""  # the interpreter's shutdown did not
