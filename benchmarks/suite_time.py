@@ -21,7 +21,8 @@ Python processes the suite starts do not each compile them from source where
 checkout gets the same, untimed, before its run; ``--old-bytecode none`` leaves it without (as its
 own Makefile ran it on such a machine).
 
-Each row reports wall seconds, tests passed/failed/skipped, seconds per test and the ratio to the
+Each row reports wall seconds, CPU seconds (split into user and system time: on a VM where
+first-touched memory is expensive, system time is a large share), tests passed/failed/skipped, seconds per test and the ratio to the
 old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
 caches). Both suites train their own models from scratch; nothing is cached between them except
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
@@ -77,13 +78,14 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str,
     wall = time.perf_counter() - start
     log.write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr ---\n{stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the suite, once reaped
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     tail = (stdout.strip().splitlines() or [""])[-1]
     counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
     for num, kind in SUMMARY.findall(tail):
         counts[{"errors": "error"}.get(kind, kind)] = int(num)
     failures = [line.split(" - ")[0] for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
-    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "exit": proc.returncode, "summary": tail, **counts,
+    return {"command": " ".join(cmd), "wall_s": round(wall, 1), "cpu_s": round(user + system, 1),
+            "user_s": round(user, 1), "sys_s": round(system, 1), "exit": proc.returncode, "summary": tail, **counts,
             "failures": failures, "log": str(log)}
 
 
@@ -162,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"test suites on {os.cpu_count()} cores, one after the other"
           + ("" if args.only_new else f"; old checkout's bytecode: {args.old_bytecode}")
           + (f"; {args.busy} spin loop(s) running during each" if args.busy else ""))
-    print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
+    print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
-        print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
+        print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['user_s']:>6.1f} {r['sys_s']:>6.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
         for line in r["failures"]:
             print(f"    {line}")
