@@ -21,9 +21,9 @@ Python processes the suite starts do not each compile them from source where
 checkout gets the same, untimed, before its run; ``--old-bytecode none`` leaves it without (as its
 own Makefile ran it on such a machine).
 
-Each row reports wall seconds, CPU seconds (split into user and system time: on a VM where
-first-touched memory is expensive, system time is a large share), tests passed/failed/skipped, seconds per test and the ratio to the
-old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
+Each row reports wall seconds, CPU seconds (also split into user and system time: on a VM where
+first-touched memory is expensive, system time is a large share), tests passed/failed/skipped,
+seconds per test and the ratio to the old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
 caches). Both suites train their own models from scratch; nothing is cached between them except
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; {args.busy} spin loop(s) running during each" if args.busy else ""))
     print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
     for name, r in rows.items():
-        print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['user_s']:>6.1f} {r['sys_s']:>6.1f} {r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
+        print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['user_s']:>6.1f} {r['sys_s']:>6.1f} "
+              f"{r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
               f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
         for line in r["failures"]:
             print(f"    {line}")
