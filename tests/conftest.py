@@ -32,11 +32,18 @@ def run_cache_dir(tmp_path_factory: pytest.TempPathFactory):
     """Every test, and every process a test starts, caches under one folder of this run: never in
     the user's cache (a stale file there could change a result), and shared by the xdist workers,
     so MNIST-5k's decoded table is built once per run, not by every command a test starts.
-    Tests that need a cache of their own set ``SNNSEC_CACHE_DIR`` themselves."""
+    Tests that need a cache of their own set ``SNNSEC_CACHE_DIR`` themselves.
+
+    The processes the tests start also get this run's folder as their ``TMPDIR``: torchrun leaves
+    a ``torchelastic_*`` log folder behind at every launch, and a command ended by a repeated
+    signal (which skips its cleanup on purpose) its temporary folders. They stay with the run's
+    other files, which pytest prunes, instead of piling up in the machine's /tmp."""
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    (root / "tmp").mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SNNSEC_CACHE_DIR", str(root / "snnsec-cache"))
+        mp.setenv("TMPDIR", str(root / "tmp"))
         yield root / "snnsec-cache"
 
 
