@@ -24,6 +24,7 @@ def _check_report_files(out, report) -> None:
 
 def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model_path, tmp_path, monkeypatch) -> None:
     from snnsec import demo
+    from snnsec.demo.lava_check import LAVA_CHECK_FILE
     from snnsec.errors import SnnsecError
 
     monkeypatch.setenv("SNNSEC_CACHE_DIR", str(demo_model_path.parent.parent))
@@ -64,7 +65,7 @@ def test_demo_chain_emulates_all_digits_cross_checks_lava_and_resumes(demo_model
     # a Lava result that differs from the emulator (here: one label and one spike, edited into
     # the stored result) fails the demo in one line naming set, sample, layer and step; the
     # report files still say so
-    path = out / demo.LAVA_CHECK_FILE
+    path = out / LAVA_CHECK_FILE
     stored = json.loads(path.read_text())
     stored["lava_labels"][5] = (stored["lava_labels"][5] + 1) % 10
     stored["identical"] = False

@@ -46,7 +46,7 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def test_child_compares_lava_with_the_emulator_its_result_is_reused_and_closing_it_stops_lava(tmp_path) -> None:
-    from snnsec.demo import LavaCheck
+    from snnsec.demo.lava_check import LavaCheck
 
     path = _model_file(tmp_path)
     steps = _steps(path, 5)
