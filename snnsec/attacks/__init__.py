@@ -1,9 +1,11 @@
 """Adversarial attacks on spiking models: gradient estimator x optimizer x threat model x loss.
 
-- :mod:`~snnsec.attacks.gradients`: STBP, RGA (rate domain), naive per-step RGA, random baseline.
-- :mod:`~snnsec.attacks.optimizers`: FGSM, PGD, BIM, MI-FGSM.
+- :mod:`~snnsec.attacks.gradients`: STBP, RGA (rate domain) and its per-step form, the 2022-2025
+  estimators (BPTR, HART, PDSG, ASSG, the ANN twin ACT) and a random baseline (:data:`GRADIENTS`).
+- :mod:`~snnsec.attacks.optimizers`: FGSM, PGD, BIM, MI-FGSM, R+FGSM, APGD, SA-PGD and a Gaussian
+  noise baseline (:data:`OPTIMIZERS`).
 - :mod:`~snnsec.attacks.threat`: the L-inf ball inside the input domain.
-- :mod:`~snnsec.attacks.losses`: cross-entropy and margin.
+- :mod:`~snnsec.attacks.losses`: cross-entropy, margin and DLR.
 - :mod:`~snnsec.attacks.attack`: the one attack loop and attack names such as ``rga-pgd``.
 - :mod:`~snnsec.attacks.craft`: batched, seeded, resumable crafting over a dataset.
 - :mod:`~snnsec.attacks.torchattacks_adapter`: run torchattacks with STBP or RGA gradients.

@@ -5,7 +5,7 @@ r"""The attack loop, written once: gradient estimator x optimizer x threat model
     x_adv, state = optimizer.init(x, ball);  x_adv = ball.project(x_adv, x)
     repeat optimizer.n_steps times:
         g = estimator.gradient(model, x_adv, y, loss)          # STBP, RGA, ... backward
-        x_adv, state = optimizer.step(x_adv, g, state, ball)   # FGSM, PGD, BIM, MI-FGSM
+        x_adv, state = optimizer.step(x_adv, g, state, ball)   # FGSM, PGD, APGD, ...
         x_adv = ball.project(x_adv, x)                         # L-inf ball ∩ input domain
 
 **Threat model.** Untargeted evasion under an :math:`L_\infty` budget ε on the model's raw input

@@ -194,14 +194,24 @@ def _human(r: dict[str, Any]) -> str:
     return f"{r['n']} adversarial examples ({r['attack']}, eps {r['eps']}) written to {r['out']}{resumed}"
 
 
+def _registry_lines(registry: dict[str, Any]) -> str:
+    """One ``  name  summary`` line per registered class: ``--help`` lists what is registered."""
+    width = max(map(len, registry))
+    return "\n".join(f"  {name:<{width}}  {cls.summary}" for name, cls in sorted(registry.items()))
+
+
 def add_parser(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    from snnsec.attacks.gradients import GRADIENTS
+    from snnsec.attacks.optimizers import OPTIMIZERS
+
     p = sub.add_parser(
         name, help=summary, formatter_class=HelpFormatter, epilog=EXAMPLES,
-        description=summary + "\n\nAn attack is <gradient>-<optimizer>: gradients from STBP (BPTT through the\n"
-        "surrogate) or RGA (rate gradient approximation, Bu et al. CVPR 2023), optimised with FGSM, PGD,\n"
-        "BIM or MI-FGSM inside the L-inf eps-ball and the input domain [0, 1]. The output holds clean and\n"
-        "adversarial inputs, labels and metadata (attack config, model SHA-256, seed, version). A run\n"
-        "killed midway resumes from <out>.partial/ when started again with the same options.",
+        description=summary + "\n\nAn attack is <gradient>-<optimizer> (rga-pgd, stbp-fgsm, ...): the optimizer steps\n"
+        "along the estimator's gradients inside the L-inf eps-ball and the encoder's input domain.\n\n"
+        f"gradients:\n{_registry_lines(GRADIENTS)}\n\noptimizers:\n{_registry_lines(OPTIMIZERS)}\n\n"
+        "The output holds clean and adversarial inputs, labels and metadata (attack config, model\n"
+        "SHA-256, seed, version). A run killed midway resumes from <out>.partial/ when started again\n"
+        "with the same options.",
     )
     p.add_argument("--model", type=Path, required=True, help="model file to attack (*.pt from `snnsec train`)")
     add_attack_options(p)

@@ -35,6 +35,28 @@ def test_root_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
+def test_craft_help_lists_every_registered_gradient_and_optimizer(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The help follows the registries: one registered in the test appears, with its summary."""
+    from dataclasses import dataclass
+
+    from snnsec.attacks.gradients import GRADIENTS, STBP
+    from snnsec.attacks.optimizers import OPTIMIZERS
+
+    @dataclass
+    class Probe(STBP):
+        name = "probe"
+        summary = "a gradient registered by this test only"
+
+    monkeypatch.setitem(GRADIENTS, "probe", Probe)
+    code, out, _ = run(["craft", "--help"], capsys)
+    assert code == 0
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    for registry in (GRADIENTS, OPTIMIZERS):
+        for name, cls in registry.items():
+            assert cls.summary and f"{name} {cls.summary}" in lines, name
+    assert "probe-pgd," in " ".join(out.split())  # and --attack names its attacks
+
+
 def test_env_json_is_one_object_with_versions_and_lava(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["env", "--json"], capsys)
     assert code == 0
