@@ -172,8 +172,8 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
         {"name": "mnist5k", "dataset": "mnist5k", "arch": "vgg5", "T": 4, "poisson_T": 8, "epochs": 2,
          "n": 100, "eps": ["0.05", "0.1", "0.15", "0.2", "0.25", "0.3"], "eps_main": "0.1", "te": [1, 2, 3],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["direct", "poisson"], "draws": 5},
-        "embedded MNIST-5k, vgg5 T=4 (Poisson T=8), 7 models, 100 digits per cell; expected under 30 min on "
-        "2 CPU cores (measured 28 min on a shared, loaded 2-core machine; docs/reproduce.md)",
+        "embedded MNIST-5k, vgg5 T=4 (Poisson T=8), 7 models, 100 digits per cell; measured 2.5 min on 2 "
+        "idle CPU cores and 28 min on a shared, loaded 2-core machine (docs/reproduce.md)",
     ),
     "dvs-mnist5k": (
         {"name": "dvs-mnist5k", "dataset": "dvs-mnist5k", "arch": "vggdvs", "width": 0.25, "T": 10, "epochs": 2,
