@@ -177,8 +177,7 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "dvs-mnist5k": (
         {"name": "dvs-mnist5k", "dataset": "dvs-mnist5k", "arch": "vggdvs", "width": 0.25, "T": 10, "epochs": 2,
-         "n": 100,
-         "eps": ["0.01", "0.02", "0.03", "0.05"], "eps_main": "0.02", "te": [1],
+         "n": 100, "eps": ["0.01", "0.02", "0.03", "0.05"], "eps_main": "0.02", "te": [1],
          "leaks": [0.5, 0.75, 1.0], "encoders": ["frames"], "draws": 1},
         "embedded event-frame MNIST-5k, vggdvs at a quarter width, T=10, 5 models; measured 21 min on 2 idle "
         "CPU cores (docs/reproduce.md)",
