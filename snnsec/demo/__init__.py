@@ -200,6 +200,9 @@ def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo
             some = next(iter(head.values()))
             steps_k = input_steps(model, torch.cat([some.x[:k], *(head[a].x_adv[:k] for a in names)]), 0)
             check = LavaCheck(path, steps_k, out, precision, lava_spikes)
+            if any(not (out / f"adv-{a}.pt").is_file() for a in names):  # the next pass resumes these batches
+                log.info("crafted the batches that hold the first %d digits of each attack first, for Lava; "
+                         "the full pass continues from them", k)
             t = lap("craft_first", t)
         with _leave_a_core(check is not None and check.proc is not None):
             sets = demo_attacks(path, out, n, eps, attacks, device)
