@@ -18,9 +18,10 @@ Tensors above 32 MiB (glibc's ceiling for that threshold) are still mapped afres
 batch 64 x T = 10 the first layers of a quarter-width vggdvs are. Faulting their fresh pages in
 (page faults, memory accounting, zeroing) made system time 28 % of the ``dvs-mnist5k`` study
 preset's CPU time on a VM (docs/reproduce.md), and ``perf`` found 32 % of a short training run's
-samples in the kernel. glibc's own ``MALLOC_MMAP_MAX_=0`` puts them in the heap too. A training
-step of that model then took 1.6 to 1.8 s instead of 2.0 to 2.1 s (2 threads, two runs each), at
-0.9 to 1.2 GB more peak memory (3.4 to 3.6 GB against 2.4). snnsec leaves that trade to the user.
+samples in the kernel. glibc's own ``MALLOC_MMAP_MAX_=0`` puts them in the heap too.
+``benchmarks/malloc.py --only train-dvs --modes tuned heap`` (one thread, 3 rounds) timed that
+model's training step at 2.43 s instead of 3.48 s (1.43x), at 0.75 GB more peak memory (3.1 GB
+against 2.4). snnsec leaves that trade to the user.
 
 The ``snnsec`` CLI calls it at start-up, so every command, torchrun rank and forked Lava worker
 runs with it. It does nothing where the C library has no ``mallopt`` (macOS, musl), where the
