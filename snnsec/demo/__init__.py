@@ -90,6 +90,11 @@ def demo_model(retrain: bool = False, device: str = "auto") -> tuple[Path, bool]
     return path, True
 
 
+def adv_file(out_dir: Path, attack: str) -> Path:
+    """The demo's adversarial file for ``attack`` in ``out_dir``."""
+    return out_dir / f"adv-{attack}.pt"
+
+
 def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tuple[str, ...],
                  device: str = "auto", first: int | None = None,
                  batch_size: int = CRAFT_BATCH) -> dict[str, Any]:
@@ -118,7 +123,7 @@ def demo_attacks(model_path: Path, out_dir: Path, n: int, eps: str, attacks: tup
     for name in attacks:
         spec = AttackSpec(name, eps=eps)
         meta = craft_meta(spec, model, sha, dataset="mnist5k", split="test", n=n, batch_size=batch_size, seed=0)
-        path = out_dir / f"adv-{name}.pt"
+        path = adv_file(out_dir, name)
         if path.is_file():
             try:
                 adv = load_adversarial(path)
@@ -200,7 +205,7 @@ def run_demo(retrain: bool = False, out_dir: str | os.PathLike[str] = "runs/demo
             some = next(iter(head.values()))
             steps_k = input_steps(model, torch.cat([some.x[:k], *(head[a].x_adv[:k] for a in names)]), 0)
             check = LavaCheck(path, steps_k, out, precision, lava_spikes)
-            if any(not (out / f"adv-{a}.pt").is_file() for a in names):  # the next pass resumes these batches
+            if any(not adv_file(out, a).is_file() for a in names):  # the next pass resumes these batches
                 log.info("crafted the batches that hold the first %d digits of each attack first, for Lava; "
                          "the full pass continues from them", k)
             t = lap("craft_first", t)
