@@ -2,7 +2,9 @@
 
 Every file snnsec writes goes through :func:`atomic_write`: the data lands in a temporary file in
 the same directory, is flushed to disk, and then replaces the target with ``os.replace``. A run
-killed at any moment leaves either the old file or the complete new one, never a torn file.
+killed at any moment leaves either the old file or the complete new one, never a torn file. A
+stop signal (Ctrl-C, SIGTERM, SIGHUP) that arrives during the write is held until the file is in
+place (:func:`snnsec.utils.signals.deferred`), so a stopped command keeps the file it was writing.
 """
 
 from __future__ import annotations
@@ -19,20 +21,25 @@ from typing import IO, Any
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success."""
+    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
+
+    The caller's block writes the file and nothing else: a stop signal waits for it to end."""
+    from snnsec.utils.signals import deferred
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with deferred():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, mode) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:

@@ -5,6 +5,12 @@ the main process (or, while Lava streams, sets a flag that stops it after the cu
 every ``finally`` block runs, workers are ended and partial work stays on disk for a resume. The
 exit status is ``128 + signal number`` of the first one (130, 143, 129). Once stopping has begun,
 a further signal forces the exit: child processes are ended and the process leaves at once.
+
+A file write holds the first signal back (:func:`deferred`, which every atomic write uses): a
+``KeyboardInterrupt`` raised inside ``torch.save`` tears its zip writer, which then fails with
+its own ``RuntimeError`` ("unexpected pos ...") instead, and the command reported an error (exit 1)
+rather than the stop. The write finishes, then the stop is raised; a second signal still forces
+the exit at once.
 """
 
 from __future__ import annotations
@@ -24,9 +30,14 @@ STOP_SIGNALS: tuple[int, ...] = tuple(
 received: list[int] = []
 """Stop signals this process received during the current command, first first."""
 
+_deferring = 0  # how many deferred() blocks are open
+_held = False  # a first stop signal arrived inside one of them
+
 
 def reset() -> None:
+    global _held
     received.clear()
+    _held = False
 
 
 def record(signum: int) -> None:
@@ -42,6 +53,27 @@ def name() -> str:
     with contextlib.suppress(ValueError):
         return signal.Signals(received[0] if received else signal.SIGINT).name
     return "signal"
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a first stop signal until this block ends, then raise its ``KeyboardInterrupt``.
+
+    For short work that an exception in the middle would corrupt rather than stop (a file being
+    written). The signal is recorded when it arrives, as always; a second one forces the exit
+    as always. If the block fails by itself, its own exception propagates instead."""
+    global _deferring, _held
+    _deferring += 1
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        _deferring -= 1
+        if _held and not _deferring:
+            _held = False
+            if done:
+                raise KeyboardInterrupt
 
 
 def end_children(timeout: float = 2.0) -> None:
@@ -112,9 +144,13 @@ class _Handler:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        global _held
         if received:
             force_exit()
         record(signum)
+        if _deferring:  # a write in progress: deferred() raises when it is done
+            _held = True
+            return
         raise KeyboardInterrupt
 
 
