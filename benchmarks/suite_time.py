@@ -13,7 +13,10 @@ core through pytest-xdist) with the repository's one ``.venv``:
 - **new, old modules** (``--same-modules``): ``make -s test`` restricted (``PYTEST_ARGS``) to the
   test modules that ``--old-rev`` already had, in their current form. Those modules have grown
   since (the demo test now runs all 1,000 digits, for example), so this row is the suite that
-  existed before the later issues added modules of their own, not the same tests.
+  existed before the later issues added modules of their own, not the same tests;
+- **new, N workers** (``--workers N``, repeatable): ``make -s test PYTEST_WORKERS=N``, the same
+  suite under another number of pytest-xdist workers (the Makefile's default is one per core), to
+  see whether a worker more than the cores fills the time workers spend waiting on their children.
 
 Bytecode: `make test` compiles the checkout's modules first (``compileall``, so that the ~100
 Python processes the suite starts do not each compile them from source where
@@ -23,7 +26,7 @@ own Makefile ran it on such a machine).
 
 Each row reports wall seconds, CPU seconds (also split into user and system time: on a VM where
 first-touched memory is expensive, system time is a large share), tests passed/failed/skipped,
-seconds per test and the ratio to the old suite's wall time. ``--order new-first`` swaps the order (the second run finds warm disk
+seconds per test and the ratios to the old suite's and to ``make test``'s wall time. ``--order new-first`` swaps the order (the second run finds warm disk
 caches). Both suites train their own models from scratch; nothing is cached between them except
 the operating system's file cache (each run gets an empty ``SNNSEC_CACHE_DIR``).
 
@@ -36,7 +39,7 @@ every timed suite, started just before it and stopped just after, so both suites
 with the same load. They are stopped on errors, Ctrl-C and SIGTERM too. The CPU column counts the
 suite's own processes only.
 
-Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--only-new] [--busy N]``.
+Run: ``python benchmarks/suite_time.py [--json] [--old-rev REV] [--new-serial] [--same-modules] [--workers N] [--only-new] [--busy N]``.
 It takes as long as both suites (about 4 + 6 minutes on 2 idle cores).
 """
 
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--new-serial", action="store_true", help="also run the new suite in one process")
     p.add_argument("--same-modules", action="store_true",
                    help="also run make test on just the test modules that --old-rev had (current versions)")
+    p.add_argument("--workers", type=int, action="append", default=[], metavar="N",
+                   help="also run make test with N pytest-xdist workers (repeatable); the default is one per core")
     p.add_argument("--only-new", action="store_true", help="skip the old suite")
     p.add_argument("--old-bytecode", choices=("compiled", "none"), default="compiled",
                    help="compiled: compileall the old checkout before its run, untimed, as make test does for the new one")
@@ -112,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="N single-core spin loops run during every timed suite (a loaded machine); default 0")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
+    if any(n < 1 for n in args.workers):
+        p.error(f"--workers must be a positive number of workers, got {min(args.workers)}")
     if not 0 <= args.busy <= (os.cpu_count() or 1):
         p.error(f"--busy must be between 0 and the {os.cpu_count()} cores, got {args.busy}")
     sigterm_as_exit()
@@ -131,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run([py, "-m", "compileall", "-q", "snnsec", "tests"], cwd=old_dir, capture_output=True)
         try:
             plan = [("new, make test", ["make", "-s", "test"], REPO, env)]
+            for n in args.workers:
+                plan.append((f"new, {n} workers", ["make", "-s", "test", f"PYTEST_WORKERS={n}"], REPO, env))
             if args.new_serial:
                 plan.append(("new, one process", [py, "-m", "pytest", "-q"], REPO, env))
             if args.same_modules:
@@ -156,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = r["passed"] + r["failed"]
         r["s_per_test"] = round(r["wall_s"] / tests, 3) if tests else None
         r["vs_old"] = round(r["wall_s"] / base, 3) if base else None
+        r["vs_make_test"] = round(r["wall_s"] / rows["new, make test"]["wall_s"], 3)
     result = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}, "busy": args.busy,
               "old_bytecode": None if args.only_new else args.old_bytecode, "rows": rows}
     if args.json:
@@ -164,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"test suites on {os.cpu_count()} cores, one after the other"
           + ("" if args.only_new else f"; old checkout's bytecode: {args.old_bytecode}")
           + (f"; {args.busy} spin loop(s) running during each" if args.busy else ""))
-    print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6}")
+    print(f"{'suite':<26} {'wall s':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'passed':>7} {'failed':>7} {'skipped':>8} {'s/test':>7} {'/ old':>6} {'/ make test':>11}")
     for name, r in rows.items():
         print(f"{name:<26} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['user_s']:>6.1f} {r['sys_s']:>6.1f} "
               f"{r['passed']:>7} {r['failed']:>7} {r['skipped']:>8} "
-              f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f}")
+              f"{r['s_per_test'] or float('nan'):>7.3f} {r['vs_old'] or float('nan'):>6.2f} {r['vs_make_test']:>11.2f}")
         for line in r["failures"]:
             print(f"    {line}")
         if r["failures"]:
