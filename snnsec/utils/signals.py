@@ -61,8 +61,12 @@ def deferred() -> Iterator[None]:
 
     For short work that an exception in the middle would corrupt rather than stop (a file being
     written). The signal is recorded when it arrives, as always; a second one forces the exit
-    as always. If the block fails by itself, its own exception propagates instead."""
+    as always. If the block fails by itself, its own exception propagates instead. Only the main
+    thread (where Python runs signal handlers) holds signals; elsewhere the block just runs."""
     global _deferring, _held
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _deferring += 1
     done = False
     try:
