@@ -12,9 +12,10 @@ preceding stateless layer:
 :math:`\lambda = 1` is the integrate-and-fire (IF) neuron; then the step is exactly Norse's
 ``iaf_feed_forward_step`` (up to its strict ``>`` threshold, see :func:`spike`).
 
-Built on Norse's functional primitives: its surrogate ``threshold`` and its ``reset_value`` /
-``reset_subtract``. Following Norse, parameters and state are NamedTuples and the state is
-returned, never hidden.
+Built on Norse's functional primitives: its surrogate ``threshold``. The resets are Eq. (5) and
+(6) as written (:mod:`snnsec.neurons.hard_reset`, :mod:`~snnsec.neurons.soft_reset`): the values of
+Norse's ``reset_value`` / ``reset_subtract`` in half their elementwise passes. Following Norse,
+parameters and state are NamedTuples and the state is returned, never hidden.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def spike_slope(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
     :func:`spike` (Norse's surrogate backward, under ``spike``'s scaling), bit for bit.
 
     The fused training loop needs this slope at every step of a layer; asking autograd for it
-    reruns ``spike``'s forward and its graph (the demo's vgg5 training step is 1.30x faster
+    reruns ``spike``'s forward and its graph (the demo's vgg5 training step is 1.3 to 1.5x faster
     with this: ``benchmarks/scale.py --only train --train-arch vgg5 --train-batch 64``). Each
     line is the expression Norse's backward evaluates, in the same order, with the incoming
     gradient 1 (``1 * v == v`` exactly), and ``spike``'s scaling applied as autograd applies
@@ -110,7 +111,11 @@ def spike_slope(x: torch.Tensor, p: NeuronParameters) -> torch.Tensor:
     """
     g = p.gamma
     if p.surrogate == "triangle":  # Triangle(x / gamma, alpha = 1); then d(x / gamma)/dx
-        return torch.relu(1 - (x / g).abs()) / g
+        # relu(1 - |x / g|) / g, in place on one new tensor: -a + 1 rounds as 1 - a does, and
+        # x / 1 and s / 1 are exact, so gamma = 1 (the default) skips both divisions
+        s = (x / g).abs_() if g != 1.0 else x.abs()
+        s = s.neg_().add_(1).relu_()
+        return s.div_(g) if g != 1.0 else s
     if p.surrogate == "super":  # d/dz of z.detach() + (z - z.detach()) / gamma; SuperSpike(gamma * x); d(gamma * x)/dx
         return torch.ones_like(x) / g / ((g * x).abs() + 1.0).pow(2) * g
     if p.surrogate == "tanh":  # HeaviTanh(x, k = gamma)

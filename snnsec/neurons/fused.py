@@ -10,7 +10,7 @@ surrogate slope :math:`S_t` of its ``fire`` for all T steps at once, and the par
 (:math:`R^u_t, R^z_t`) and ``charge`` (:math:`C^v_t, C^I_t`), as the neuron's closed forms
 (numbers where constant: a soft reset's and Eq. (3)'s) or else by autograd. The surrogate's
 closed form (:func:`~snnsec.neurons.functional.spike_slope`) equals autograd's bit for bit; asking
-autograd for it instead, the demo's vgg5 training step took 1.30x as long. Only the recurrence
+autograd for it instead, the demo's vgg5 training step took 1.3 to 1.5x as long. Only the recurrence
 stays a Python loop over T. The closed forms save the backward many elementwise passes over
 ``[T, B, ...]`` (``benchmarks/scale.py --only train`` times the training step). With :math:`u_t = \mathrm{charge}(v_{t-1}, I_t)`, :math:`z_t = \mathrm{fire}(u_t)`
 and :math:`v_t = \mathrm{reset}(u_t, z_t)` (the reset path is not detached, as in the paper's code):

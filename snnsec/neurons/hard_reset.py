@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import torch
-from norse.torch.functional.reset import reset_value
-
 from snnsec.neurons.base import NeuronModel, register_neuron
 
 
@@ -16,7 +14,9 @@ class HardReset(NeuronModel):
     summary = "hard reset: a spike sets u to 0 (Eq. 5; Loihi's CUBA neuron, NetX)"
 
     def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return reset_value(z, u, torch.zeros((), dtype=u.dtype, device=u.device), self.p.theta)
+        """Eq. (5) as written: two elementwise passes where Norse's general ``reset_value``
+        (``(1 - z) * u + z * 0``) takes four, with the same values (up to the sign of a zero)."""
+        return u * (1 - z)
 
     def reset_partials(self, u: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``u * (1 - z)``: :math:`\\partial/\\partial u = 1 - z`, :math:`\\partial/\\partial z = -u`."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from norse.torch.functional.reset import reset_subtract
 
 from snnsec.neurons.base import NeuronModel, register_neuron
 
@@ -22,7 +21,9 @@ class SoftReset(NeuronModel):
     summary = "soft reset: a spike subtracts theta from u (Eq. 6; Lava via SoftResetLIF, no NetX)"
 
     def reset(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return reset_subtract(z, u, torch.zeros((), dtype=u.dtype, device=u.device), self.p.theta)
+        """Eq. (6) as written: two elementwise passes where Norse's general ``reset_subtract``
+        (``(1 - z) * u + z * (u - theta)``) takes five, with the same values (up to the sign of a zero)."""
+        return u - self.p.theta * z
 
     def reset_partials(self, u: torch.Tensor, z: torch.Tensor) -> tuple[float, float]:
         """``u - theta * z``: the constants ``(1, -theta)``."""

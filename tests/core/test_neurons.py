@@ -60,6 +60,37 @@ def test_if_neuron_is_norse_iaf_away_from_the_threshold_tie() -> None:
     assert torch.equal(ours, torch.stack(norse))
 
 
+
+@pytest.mark.parametrize(("reset", "norse_reset"), [("hard", "reset_value"), ("soft", "reset_subtract")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_resets_equal_norses_reset_functions_and_carry_their_gradients(reset: str, norse_reset: str,
+                                                                       dtype: torch.dtype) -> None:
+    """Eq. (5) and (6) as written equal Norse's general reset functions value for value (zeros
+    compare equal whatever their sign). Autograd's partials through them are the neuron's closed
+    forms exactly; Norse's are the same for the hard reset, and for the soft one up to the
+    rounding of its ``(u - theta) - u`` for ``-theta``."""
+    import norse.torch.functional.reset as norse
+
+    neuron = LIF(NeuronParameters(theta=0.7, reset=reset)).neuron
+    gen = torch.Generator().manual_seed(3)
+    u = (torch.rand(4000, generator=gen, dtype=torch.float64) * 3 - 1).to(dtype)
+    u[:4] = torch.tensor([0.7, -0.0, 0.0, 1.4], dtype=dtype)  # at theta, both zeros, twice theta
+    z = (u >= 0.7).to(dtype)
+    ours = neuron.reset(u, z)
+    want = getattr(norse, norse_reset)(z, u, torch.zeros((), dtype=dtype), 0.7)
+    assert ours.dtype == dtype and torch.equal(ours, want)
+    a = [t.clone().requires_grad_(True) for t in (u, z)]
+    b = [t.clone().requires_grad_(True) for t in (u, z)]
+    g_ours = torch.autograd.grad(neuron.reset(*a).sum(), a)
+    g_norse = torch.autograd.grad(getattr(norse, norse_reset)(b[1], b[0], torch.zeros((), dtype=dtype), 0.7).sum(), b)
+    closed = [torch.as_tensor(c, dtype=dtype).expand_as(u) for c in neuron.reset_partials(u, z)]
+    for got, expected, norses in zip(g_ours, closed, g_norse):
+        assert torch.equal(got, expected)
+        if reset == "hard":
+            assert torch.equal(got, norses)
+        else:
+            torch.testing.assert_close(got, norses)
+
 @pytest.mark.parametrize("gamma", [1.0, 0.5])
 def test_triangle_surrogate_is_the_reference_formula(gamma: float) -> None:
     u = torch.linspace(-0.5, 2.5, 301, dtype=torch.float64).requires_grad_(True)
