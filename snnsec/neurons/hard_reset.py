@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from snnsec.neurons.base import NeuronModel, register_neuron
 
 
